@@ -1,0 +1,54 @@
+// Package sessions holds the session store interface, its stores (memory, redis), session
+// ids and the idle/absolute timeout policy.
+package sessions
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/claims"
+)
+
+// Sentinel errors.
+var (
+	// ErrNotFound: no live session with that id.
+	ErrNotFound = errors.New("session not found")
+	// ErrUnavailable: the store cannot be reached; callers fail closed.
+	ErrUnavailable = errors.New("session store unavailable")
+	// ErrMalformedID: the cookie value is not a session id.
+	ErrMalformedID = errors.New("malformed session id")
+)
+
+// Session is one signed-in customer user's session.
+type Session struct {
+	// Claims is the identity, built at login.
+	Claims claims.Set `json:"claims"`
+	// CSRF is the session's anti-CSRF token (logout and forms).
+	CSRF string `json:"csrf"`
+	// Created is the login time; MaxLifetime counts from it.
+	Created time.Time `json:"created"`
+	// LastSeen is the last time the session was used (written at most every touch interval).
+	LastSeen time.Time `json:"last_seen"`
+	// RemoteAddr is the client address at login (for audit).
+	RemoteAddr string `json:"remote_addr,omitempty"`
+}
+
+// Store keeps sessions keyed by the hash of their id. The same conformance suite
+// (storetest) runs against every implementation.
+type Store interface {
+	// Get returns the session stored under key, or ErrNotFound.
+	Get(ctx context.Context, key string) (*Session, error)
+	// Save stores s under key until expires.
+	Save(ctx context.Context, key string, s *Session, expires time.Time) error
+	// Touch records that the session was used at lastSeen and moves its expiry.
+	Touch(ctx context.Context, key string, lastSeen, expires time.Time) error
+	// Delete removes one session; deleting a missing session is not an error.
+	Delete(ctx context.Context, key string) error
+	// DeleteUser removes every session of login and reports how many there were.
+	DeleteUser(ctx context.Context, login string) (int, error)
+	// Ping reports whether the store is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}

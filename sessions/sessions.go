@@ -34,18 +34,23 @@ type Session struct {
 	RemoteAddr string `json:"remote_addr,omitempty"`
 }
 
-// Store keeps sessions keyed by the hash of their id. The same conformance suite
-// (storetest) runs against every implementation.
+// Store keeps sessions keyed by the hash of their id (Key). The same conformance suite
+// (storetest) runs against every implementation. Stores copy sessions: a caller cannot
+// change stored state through a *Session it passed to Save or got from Get. Errors that
+// mean the store cannot be reached wrap ErrUnavailable. Implementations are safe for
+// concurrent use.
 type Store interface {
 	// Get returns the session stored under key, or ErrNotFound.
 	Get(ctx context.Context, key string) (*Session, error)
 	// Save stores s under key until expires.
 	Save(ctx context.Context, key string, s *Session, expires time.Time) error
-	// Touch records that the session was used at lastSeen and moves its expiry.
+	// Touch records that the session was used at lastSeen and moves its expiry. A missing
+	// (or expired) session gives ErrNotFound and is not created.
 	Touch(ctx context.Context, key string, lastSeen, expires time.Time) error
 	// Delete removes one session; deleting a missing session is not an error.
 	Delete(ctx context.Context, key string) error
-	// DeleteUser removes every session of login and reports how many there were.
+	// DeleteUser removes every session of login (Claims.Login, matched exactly) and reports
+	// how many live sessions there were.
 	DeleteUser(ctx context.Context, login string) (int, error)
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error

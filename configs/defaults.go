@@ -1,0 +1,295 @@
+package configs
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// This file is the one place gatehouse's defaults live.
+//
+// A default fills a key that the file leaves out (or sets to null). A key the file sets, even to
+// "" or [], keeps its value: admin.listen: "" disables the admin listener, always_groups: []
+// means no always-groups, customer_user_search_prefix: "" is OTRS's code default. For a Config
+// built in Go (ApplyDefaults), a zero value counts as left out.
+
+// Default values that other packages may want to name.
+const (
+	// DefaultListen is server.listen's default.
+	DefaultListen = "127.0.0.1:8080"
+	// DefaultAdminListen is admin.listen's default.
+	DefaultAdminListen = "127.0.0.1:9091"
+	// DefaultCookieName is sessions.cookie.name's default.
+	DefaultCookieName = "gatehouse_session"
+	// DefaultRedisURL is sessions.redis.url's default when store is redis and no server is named.
+	DefaultRedisURL = "redis://127.0.0.1:6379/0"
+	// DefaultSourceName is the first customer_user source's default name (OTRS's "Database
+	// Backend"); later sources get the slot number appended ("Database Backend 1").
+	DefaultSourceName = "Database Backend"
+	// DefaultCryptType is customer_auth[].crypt_type's default for db modules. OTRS's default is
+	// sha2 (unsalted SHA-256); new installs get bcrypt, and the examples for existing OTRS databases
+	// set sha2 explicitly so that OTRS writes and gatehouse writes look alike.
+	DefaultCryptType = "bcrypt"
+	// DefaultBcryptCost is Customer::AuthModule::DB::bcryptCost's default.
+	DefaultBcryptCost = 12
+)
+
+// MaxSlots is the number of customer_auth modules and customer_user sources, as OTRS's
+// Customer::AuthModule, AuthModule1 … AuthModule10 and CustomerUser, CustomerUser1 … CustomerUser10.
+const MaxSlots = 11
+
+// Slot returns the OTRS config-key suffix of the i-th module or source: "" for 0, "1" … "10"
+// (what OTRS stores in the UserAuthBackend preference).
+func Slot(i int) string {
+	if i == 0 {
+		return ""
+	}
+	return fmt.Sprint(i)
+}
+
+// DefaultMap returns the OTRS default Map of Kernel::System::CustomerUser::DB (Kernel/Config/Defaults.pm),
+// used for a db source that sets no map.
+func DefaultMap() []MapRow {
+	row := func(v, label, storage string, shown, required bool, typ string) MapRow {
+		return MapRow{Var: v, Label: label, Storage: storage, Shown: shown, Required: required, Type: typ}
+	}
+	return []MapRow{
+		row("UserTitle", "Title or salutation", "title", true, false, "var"),
+		row("UserFirstname", "Firstname", "first_name", true, true, "var"),
+		row("UserLastname", "Lastname", "last_name", true, true, "var"),
+		row("UserLogin", "Username", "login", true, true, "var"),
+		row("UserPassword", "Password", "pw", false, false, "var"),
+		row("UserEmail", "Email", "email", true, true, "var"),
+		row("UserCustomerID", "CustomerID", "customer_id", false, true, "var"),
+		row("UserPhone", "Phone", "phone", true, false, "var"),
+		row("UserFax", "Fax", "fax", true, false, "var"),
+		row("UserMobile", "Mobile", "mobile", true, false, "var"),
+		row("UserStreet", "Street", "street", true, false, "var"),
+		row("UserZip", "Zip", "zip", true, false, "var"),
+		row("UserCity", "City", "city", true, false, "var"),
+		row("UserCountry", "Country", "country", true, false, "var"),
+		row("UserComment", "Comment", "comments", true, false, "var"),
+		row("ValidID", "Valid", "valid_id", false, true, "int"),
+	}
+}
+
+// DefaultClaimHeaders returns claims.headers' default: header name → Map variable or computed value.
+func DefaultClaimHeaders() map[string]string {
+	return map[string]string{
+		"Remote-User":            "UserLogin",
+		"X-Customer-User-Email":  "UserEmail",
+		"X-Customer-User-Name":   "UserFullname",
+		"X-Customer-ID":          "UserCustomerID",
+		"X-Customer-IDs":         "UserCustomerIDs",
+		"X-Customer-User-Groups": "UserGroups",
+		"X-Customer-User-Source": "UserSource",
+	}
+}
+
+// ApplyDefaults fills the settings c leaves unset (zero) with their defaults. Parse and Load
+// already apply them (and, unlike this, keep a value the file sets explicitly to "" or []);
+// this is for a Config built in Go. It is idempotent.
+func (c *Config) ApplyDefaults() { applyDefaults(c, nil) }
+
+// defaulter sets a default when a key is unset: zero in Go and not present in the file.
+type defaulter map[string]bool
+
+func (d defaulter) str(p *string, path, def string) {
+	if *p == "" && !d[path] {
+		*p = def
+	}
+}
+
+func (d defaulter) dur(p *time.Duration, path string, def time.Duration) {
+	if *p == 0 && !d[path] {
+		*p = def
+	}
+}
+
+func (d defaulter) int(p *int, path string, def int) {
+	if *p == 0 && !d[path] {
+		*p = def
+	}
+}
+
+func (d defaulter) list(p *[]string, path string, def ...string) {
+	if len(*p) == 0 && !d[path] {
+		*p = def
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func applyDefaults(c *Config, present map[string]bool) {
+	d := defaulter(present)
+
+	s := &c.Server
+	d.str(&s.Listen, "server.listen", DefaultListen)
+	if s.PublicURL == "" {
+		// Only for a specific host: on 0.0.0.0 or [::] the URL customers use is unknown, and
+		// validation asks for it.
+		if host, _, err := net.SplitHostPort(s.Listen); err == nil && host != "" && !unspecified(host) {
+			s.PublicURL = "http://" + s.Listen
+		}
+	}
+	d.list(&s.TrustedProxies, "server.trusted_proxies", "127.0.0.1/32", "::1/128")
+	d.dur(&s.ShutdownTimeout, "server.shutdown_timeout", 15*time.Second)
+	d.dur(&s.IdleTimeout, "server.idle_timeout", 75*time.Second)
+	d.dur(&s.ReadHeaderTimeout, "server.read_header_timeout", 10*time.Second)
+
+	d.str(&c.Admin.Listen, "admin.listen", DefaultAdminListen)
+
+	ss := &c.Sessions
+	d.str(&ss.Store, "sessions.store", "memory")
+	d.str(&ss.Cookie.Name, "sessions.cookie.name", DefaultCookieName)
+	d.str(&ss.Cookie.SameSite, "sessions.cookie.same_site", "lax")
+	if ss.Cookie.Secure == nil {
+		ss.Cookie.Secure = ptr(c.CookieSecure())
+	}
+	d.dur(&ss.IdleTimeout, "sessions.idle_timeout", 2*time.Hour)  // OTRS SessionMaxIdleTime 7200
+	d.dur(&ss.MaxLifetime, "sessions.max_lifetime", 16*time.Hour) // OTRS SessionMaxTime 57600
+	r := &ss.Redis
+	if ss.Store == "redis" && r.URL == "" && len(r.Addrs) == 0 {
+		r.URL = DefaultRedisURL
+	}
+	d.str(&r.KeyPrefix, "sessions.redis.key_prefix", "gatehouse:")
+	d.dur(&r.Timeout, "sessions.redis.timeout", 2*time.Second)
+
+	for i := range c.Routes {
+		rt := &c.Routes[i]
+		p := fmt.Sprintf("routes[%d]", i)
+		d.str(&rt.Name, p+".name", fmt.Sprintf("route%d", i))
+		d.str(&rt.PathPrefix, p+".path_prefix", "/")
+	}
+
+	for i := range c.CustomerUser {
+		defaultSource(d, &c.CustomerUser[i], i)
+	}
+	for i := range c.CustomerAuth {
+		defaultAuth(d, c, &c.CustomerAuth[i], i)
+	}
+
+	g := &c.CustomerGroup
+	d.list(&g.AlwaysGroups, "customer_group.always_groups", "users")
+	d.list(&g.CompanyAlwaysGroups, "customer_group.company_always_groups", "users")
+
+	cl := &c.Claims
+	if len(cl.Headers) == 0 && !d["claims.headers"] {
+		cl.Headers = DefaultClaimHeaders()
+	}
+	d.int(&cl.MaxHeaderValue, "claims.max_header_value", 4096)
+	d.str(&cl.Assertion.Header, "claims.assertion.header", "X-Gatehouse-Assertion")
+	d.dur(&cl.Assertion.TTL, "claims.assertion.ttl", 60*time.Second)
+
+	d.str(&c.Log.Level, "log.level", "info")
+	d.str(&c.Log.Format, "log.format", "text")
+	if c.Log.AccessLog == nil {
+		c.Log.AccessLog = ptr(true)
+	}
+
+	l := &c.Limits
+	// max_body_size 0: unlimited (bodies are streamed); password_workers 0: one per CPU.
+	d.int(&l.MaxLoginBody, "limits.max_login_body", 16384)
+	d.int(&l.PasswordQueue, "limits.password_queue", 64)
+	d.int(&l.UpstreamMaxConns, "limits.upstream_max_conns", 1024)
+}
+
+// defaultSource fills a customer_user source; db sources get OTRS's Kernel/Config/Defaults.pm values.
+func defaultSource(d defaulter, s *CustomerUserSource, i int) {
+	p := fmt.Sprintf("customer_user[%d]", i)
+	if s.Name == "" && !d[p+".name"] {
+		s.Name = DefaultSourceName
+		if i > 0 {
+			s.Name += " " + Slot(i)
+		}
+	}
+	if s.Module != "db" {
+		return
+	}
+	d.str(&s.Params.Table, p+".params.table", "customer_user")
+	d.str(&s.Params.GroupsTable, p+".params.groups_table", "permission_groups") // OTRS 6: groups
+	d.str(&s.CustomerKey, p+".customer_key", "login")
+	d.str(&s.CustomerID, p+".customer_id", "customer_id")
+	d.str(&s.CustomerValid, p+".customer_valid", "valid_id")
+	d.list(&s.CustomerUserListFields, p+".customer_user_list_fields", "first_name", "last_name", "email")
+	d.list(&s.CustomerUserSearchFields, p+".customer_user_search_fields", "login", "first_name", "last_name", "customer_id")
+	d.str(&s.CustomerUserSearchPrefix, p+".customer_user_search_prefix", "*")
+	d.str(&s.CustomerUserSearchSuffix, p+".customer_user_search_suffix", "*")
+	d.int(&s.CustomerUserSearchListLimit, p+".customer_user_search_list_limit", 250)
+	d.list(&s.CustomerUserPostmasterSearchFields, p+".customer_user_postmaster_search_fields", "email")
+	d.list(&s.CustomerUserNameFields, p+".customer_user_name_fields", "title", "first_name", "last_name")
+	if s.CustomerUserNameFieldsJoin == nil {
+		s.CustomerUserNameFieldsJoin = ptr(" ")
+	}
+	// No cache by default. OTRS caches CustomerUserDataGet for 24h (CacheTTL 86400), but OTRS
+	// clears its own cache on its own writes; a gateway beside OTRS would not see OTRS's direct
+	// writes (a customer user set invalid, a changed email) until its cache expired. Set cache_ttl
+	// only when the data source is written through gatehouse alone, or a short delay is acceptable.
+	if s.CacheTTL == nil {
+		s.CacheTTL = ptr(time.Duration(0))
+	}
+	if len(s.Map) == 0 && !d[p+".map"] {
+		s.Map = DefaultMap()
+	}
+	for j := range s.Map {
+		d.str(&s.Map[j].Type, fmt.Sprintf("%s.map[%d].type", p, j), "var")
+	}
+}
+
+// defaultAuth fills a customer_auth module; db modules get OTRS's Customer::AuthModule::DB values
+// and, without a dsn, the first db data source's.
+func defaultAuth(d defaulter, c *Config, a *AuthModule, i int) {
+	p := fmt.Sprintf("customer_auth[%d]", i)
+	if a.Module != "db" {
+		if a.Module != "" {
+			d.str(&a.Name, p+".name", a.Module+Slot(i))
+		}
+		return
+	}
+	d.str(&a.Name, p+".name", "db"+Slot(i))
+	if a.DSN == "" {
+		for _, s := range c.CustomerUser {
+			if s.Module == "db" {
+				a.DSN = s.Params.DSN
+				break
+			}
+		}
+	}
+	d.str(&a.Table, p+".table", "customer_user")
+	d.str(&a.CustomerKey, p+".customer_key", "login")
+	d.str(&a.CustomerPassword, p+".customer_password", "pw")
+	d.str(&a.CryptType, p+".crypt_type", DefaultCryptType)
+	d.int(&a.BcryptCost, p+".bcrypt_cost", DefaultBcryptCost)
+}
+
+// CookieSecure reports whether the session cookie gets the Secure attribute: sessions.cookie.secure
+// if set, else true unless server.public_url is http:// on a loopback host (localhost, 127.0.0.0/8, ::1).
+func (c *Config) CookieSecure() bool {
+	if c.Sessions.Cookie.Secure != nil {
+		return *c.Sessions.Cookie.Secure
+	}
+	u, err := url.Parse(c.Server.PublicURL)
+	if err != nil || u.Scheme != "http" {
+		return true
+	}
+	return !loopback(u.Hostname())
+}
+
+// loopback reports whether host is localhost (or a name below .localhost) or a loopback address.
+func loopback(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// unspecified reports whether host is 0.0.0.0 or :: (every interface).
+func unspecified(host string) bool {
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsUnspecified()
+}

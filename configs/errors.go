@@ -120,6 +120,9 @@ func parentPath(p string) string {
 
 // under reports whether path is p or lies below it.
 func under(path, p string) bool {
+	if p == "" {
+		return true
+	}
 	if !strings.HasPrefix(path, p) {
 		return false
 	}

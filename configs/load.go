@@ -85,6 +85,9 @@ func parse(data []byte, name string, opt options) (*Config, error) {
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		line := extra.Line
+		if len(extra.Content) > 0 {
+			line = extra.Content[0].Line
+		}
 		if err != nil {
 			return nil, Errors{yamlError(name, err)}
 		}

@@ -476,9 +476,14 @@ func checkCustomerAuth(v *checker, c *Config) {
 }
 
 func checkAuthDB(v *checker, c *Config, p string, a *AuthModule) {
-	if a.DSN == "" {
+	fromSource := false // a dsn taken from a data source is checked there
+	for _, s := range c.CustomerUser {
+		fromSource = fromSource || s.Module == "db" && s.Params.DSN == a.DSN
+	}
+	switch {
+	case a.DSN == "":
 		v.addf(p+".dsn", "required: customer_user has no db data source to take it from")
-	} else {
+	case !fromSource:
 		v.dsn(p+".dsn", a.DSN)
 	}
 	v.identifier(p+".table", a.Table)
@@ -603,9 +608,14 @@ func checkCustomerGroup(v *checker, c *Config) {
 
 func checkClaims(v *checker, c *Config) {
 	cl := &c.Claims
+	// Known values: the computed ones, OTRS's standard variables (a source that does not map one
+	// just sends no header for it) and every variable some source maps.
 	known := map[string]bool{}
 	for _, k := range computedClaims {
 		known[k] = true
+	}
+	for _, r := range DefaultMap() {
+		known[r.Var] = true
 	}
 	for _, s := range c.CustomerUser {
 		for _, r := range s.Map {

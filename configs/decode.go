@@ -233,6 +233,9 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		kp := join(path, key)
+		if path == "" && strings.HasPrefix(key, "x-") {
+			continue // extension keys, e.g. to hold YAML anchors (as in Compose files)
+		}
 		i, ok := fields.index[key]
 		if !ok {
 			d.errorf(p.key, kp, "unknown key%s", suggest(key, fields.names))

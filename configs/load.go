@@ -56,6 +56,9 @@ func Load(path string) (*Config, error) {
 // ${VAR} is replaced by the environment variable VAR; unset, it is an error unless written
 // ${VAR:-default}. $$ is a literal $ (so $${ is a literal ${); any other $ is kept as it is.
 //
+// Top-level keys starting with x- are ignored, so they can hold YAML anchors for "<<: *name"
+// merges, as in Compose files.
+//
 // All problems are reported together as Errors, each with its key path and line.
 func Parse(data []byte, name string) (*Config, error) {
 	return parse(data, name, options{env: os.LookupEnv, readFile: readSecretFile})

@@ -340,4 +340,3 @@ func seedExtraVals(t tableDef) string {
 	}
 	return ""
 }
-

@@ -950,8 +950,8 @@ func TestGroups(t *testing.T) {
 		set(admin.SetCompanyGroup(ctx, "ACME", "company", "ro", true, "1"))
 		set(admin.SetCompanyGroup(ctx, "OTHER", "sales", "rw", true, "1"))
 		// A row in another context never grants anything here.
-		if _, err := db.SQL().Exec(db.Rebind("INSERT INTO group_customer (customer_id, group_id, permission_key, permission_value, "+
-			"permission_context, create_time, create_by, change_time, change_by) SELECT 'ACME', id, 'rw', 1, "+
+		if _, err := db.SQL().Exec(db.Rebind("INSERT INTO group_customer (customer_id, group_id, permission_key, permission_value, " +
+			"permission_context, create_time, create_by, change_time, change_by) SELECT 'ACME', id, 'rw', 1, " +
 			"'Ticket::CustomerID::Other', change_time, 1, change_time, 1 FROM permission_groups WHERE name = 'billing'")); err != nil {
 			t.Fatal(err)
 		}

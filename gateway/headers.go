@@ -1,0 +1,112 @@
+package gateway
+
+import (
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gatehouse-sso/gatehouse/claims"
+	"github.com/gatehouse-sso/gatehouse/configs"
+)
+
+// claimHeader is one configured identity header: its name and the claim variable it carries.
+type claimHeader struct {
+	name     string
+	variable string
+	max      int
+}
+
+// ownedHeaders is the set of header names gatehouse injects, in canonical form (lower case,
+// '_' read as '-'), so a client cannot smuggle any spelling of them upstream.
+type ownedHeaders map[string]struct{}
+
+// canonicalHeader lower-cases name and maps '_' to '-': servers behind gatehouse (CGI, PHP,
+// Perl's HTTP_REMOTE_USER) read both spellings as the same variable.
+func canonicalHeader(name []byte) string {
+	b := make([]byte, len(name))
+	for i, c := range name {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '_':
+			c = '-'
+		}
+		b[i] = c
+	}
+	return string(b)
+}
+
+func (o ownedHeaders) has(name []byte) bool {
+	// Fast path without allocating: most request headers are short and not ours.
+	var buf [64]byte
+	if len(name) > len(buf) {
+		_, ok := o[canonicalHeader(name)]
+		return ok
+	}
+	for i, c := range name {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '_':
+			c = '-'
+		}
+		buf[i] = c
+	}
+	_, ok := o[string(buf[:len(name)])]
+	return ok
+}
+
+func (o ownedHeaders) add(name string) { o[canonicalHeader([]byte(name))] = struct{}{} }
+
+// compileClaimHeaders turns claims.headers into a sorted list and the owned set (which also
+// holds the assertion header).
+func compileClaimHeaders(c configs.Claims) ([]claimHeader, ownedHeaders) {
+	owned := ownedHeaders{}
+	var hs []claimHeader
+	for name, v := range c.Headers {
+		hs = append(hs, claimHeader{name: name, variable: v, max: c.MaxHeaderValue})
+		owned.add(name)
+	}
+	sort.Slice(hs, func(i, j int) bool { return hs[i].name < hs[j].name })
+	if c.Assertion.Header != "" {
+		owned.add(c.Assertion.Header)
+	}
+	return hs, owned
+}
+
+// headerValue renders variable of s for a header: control characters (CR, LF, NUL, …) become
+// spaces so no value can split a header, and the value is cut to max bytes at a rune
+// boundary. Non-ASCII stays plain UTF-8, which every upstream in this field reads.
+func headerValue(s *claims.Set, h claimHeader) string {
+	return sanitizeHeaderValue(s.Value(h.variable), h.max)
+}
+
+func sanitizeHeaderValue(v string, max int) string {
+	clean := true
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c == 0x7f {
+			clean = false
+			break
+		}
+	}
+	if !clean {
+		v = strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f {
+				return ' '
+			}
+			return r
+		}, v)
+	}
+	v = strings.TrimSpace(v)
+	if max > 0 && len(v) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(v[cut]) {
+			cut--
+		}
+		v = v[:cut]
+	}
+	if !utf8.ValidString(v) {
+		v = strings.ToValidUTF8(v, "\uFFFD")
+	}
+	return v
+}

@@ -1,0 +1,265 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+
+	"github.com/gatehouse-sso/gatehouse/sessions"
+)
+
+// hopHeaders are connection-scoped (RFC 9110 §7.6.1) and never forwarded.
+var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Upgrade"}
+
+// proxy handles every non-reserved path: route, identity, forward.
+func (g *Gateway) proxy(c *fiber.Ctx) error {
+	req := c.Request()
+	// Identity headers are removed before anything reads them, on every request.
+	g.stripOwned(&req.Header)
+
+	rt := g.routes.match(string(req.Header.Host()), c.Path())
+	if rt == nil {
+		return g.plainError(c, fiber.StatusNotFound, "No route for this address.")
+	}
+	c.Locals(localRoute, rt.name)
+
+	if rt.maxBody > 0 && int64(req.Header.ContentLength()) > rt.maxBody {
+		return g.plainError(c, fiber.StatusRequestEntityTooLarge, "Request body too large.")
+	}
+
+	if !rt.public {
+		sess, err := g.currentSession(c)
+		if err != nil {
+			return g.storeDown(c, err)
+		}
+		if sess == nil {
+			return g.anonymous(c)
+		}
+		c.Locals(localLogin, sess.Claims.Login)
+		for _, h := range g.headers {
+			if v := headerValue(&sess.Claims, h); v != "" {
+				req.Header.Set(h.name, v)
+			}
+		}
+	}
+	// gatehouse's own cookies stay here.
+	req.Header.DelCookie(g.cookie.name)
+	req.Header.DelCookie(cookieCSRF)
+	req.Header.DelCookie(cookieCSRFHost)
+	if len(req.Header.Peek(fiber.HeaderCookie)) == 0 {
+		req.Header.Del(fiber.HeaderCookie)
+	}
+	g.setForwarded(c)
+
+	if isUpgrade(&req.Header) {
+		return g.tunnel(c, rt)
+	}
+	for _, h := range hopHeaders {
+		req.Header.Del(h)
+	}
+	if rt.maxBody > 0 && req.Header.ContentLength() < 0 {
+		if bs := c.Context().RequestBodyStream(); bs != nil {
+			req.SetBodyStream(&limitedBody{r: bs, left: rt.maxBody}, -1)
+		}
+	}
+	rewriteTarget(req, rt)
+	resp := c.Response()
+	if err := rt.client.Do(req, resp); err != nil {
+		if errors.Is(err, errBodyTooLarge) {
+			return g.plainError(c, fiber.StatusRequestEntityTooLarge, "Request body too large.")
+		}
+		g.log.Warn("upstream request failed", "route", rt.name, "upstream", rt.upstreamURL, "err", err)
+		if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrNoFreeConns) {
+			return g.plainError(c, fiber.StatusGatewayTimeout, "The upstream did not answer in time.")
+		}
+		return g.plainError(c, fiber.StatusBadGateway, "The upstream is not reachable.")
+	}
+	resp.Header.Del(fiber.HeaderConnection)
+	resp.Header.Del("Keep-Alive")
+	return nil
+}
+
+// stripOwned removes every spelling of every header gatehouse injects. Names are collected
+// first and copied: VisitAll's slices alias fasthttp's buffers.
+func (g *Gateway) stripOwned(h *fasthttp.RequestHeader) {
+	var del [][]byte
+	h.VisitAll(func(k, _ []byte) {
+		if g.owned.has(k) {
+			del = append(del, append([]byte(nil), k...))
+		}
+	})
+	for _, k := range del {
+		h.DelBytes(k)
+	}
+}
+
+// setForwarded sets X-Forwarded-For/-Proto/-Host. Incoming values are kept (and extended)
+// only from server.trusted_proxies; anyone else's are replaced.
+func (g *Gateway) setForwarded(c *fiber.Ctx) {
+	h := &c.Request().Header
+	peer := remoteAddr(c)
+	proto := "http"
+	if c.Context().IsTLS() {
+		proto = "https"
+	}
+	if g.trustedPeer(peer) {
+		if prior := h.Peek(headerXForwardedFor); len(prior) > 0 {
+			h.Set(headerXForwardedFor, string(prior)+", "+peer.String())
+		} else {
+			h.Set(headerXForwardedFor, peer.String())
+		}
+		if len(h.Peek(headerXForwardedProto)) == 0 {
+			h.Set(headerXForwardedProto, proto)
+		}
+		if len(h.Peek(headerXForwardedHost)) == 0 {
+			h.SetBytesV(headerXForwardedHost, h.Host())
+		}
+		return
+	}
+	h.Set(headerXForwardedFor, peer.String())
+	h.Set(headerXForwardedProto, proto)
+	h.SetBytesV(headerXForwardedHost, h.Host())
+	h.Del("Forwarded")
+}
+
+// rewriteTarget points the request at the route's upstream: the upstream's base path is
+// prepended and, unless preserve_host, Host becomes the upstream's.
+func rewriteTarget(req *fasthttp.Request, rt *route) {
+	if rt.basePath != "" {
+		uri := req.URI()
+		uri.SetPathBytes(append([]byte(rt.basePath), uri.PathOriginal()...))
+	}
+	if !rt.preserve {
+		req.Header.SetHost(rt.hostHeader)
+		req.URI().SetHost(rt.hostHeader)
+	}
+}
+
+var errBodyTooLarge = errors.New("request body too large")
+
+// limitedBody counts a streamed (chunked) request body and fails past the route's limit.
+type limitedBody struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return 0, errBodyTooLarge
+	}
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return n, errBodyTooLarge
+	}
+	return n, err
+}
+
+// currentSession loads the session named by the cookie; nil without a live session.
+// A store fault is returned (the caller fails closed).
+func (g *Gateway) currentSession(c *fiber.Ctx) (*sessions.Session, error) {
+	id := c.Cookies(g.cookie.name)
+	if id == "" {
+		return nil, nil
+	}
+	start := time.Now()
+	s, err := g.deps.Sessions.Load(c.UserContext(), id)
+	switch {
+	case err == nil:
+		g.metrics.observeSession("load", start, nil)
+		return s, nil
+	case errors.Is(err, sessions.ErrNotFound), errors.Is(err, sessions.ErrMalformedID):
+		g.metrics.observeSession("load", start, nil)
+		c.Locals(localStaleSession, true)
+		return nil, nil
+	default:
+		g.metrics.observeSession("load", start, err)
+		return nil, err
+	}
+}
+
+const localStaleSession = "gatehouse.stale_session"
+
+// storeDown answers 503 when the session store cannot be asked: fail closed.
+func (g *Gateway) storeDown(c *fiber.Ctx, err error) error {
+	g.log.Error("session store unavailable; failing closed", "err", err)
+	c.Set(fiber.HeaderRetryAfter, "5")
+	return g.plainError(c, fiber.StatusServiceUnavailable, "Session store unavailable. Please try again shortly.")
+}
+
+// anonymous answers a protected request without a session: browsers go to the login page
+// with rd, anything else gets 401.
+func (g *Gateway) anonymous(c *fiber.Ctx) error {
+	if stale, _ := c.Locals(localStaleSession).(bool); stale {
+		c.Cookie(g.cookie.expired())
+	}
+	if wantsHTML(c) && (c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead) {
+		return c.Redirect(PathLogin+"?"+paramRedirect+"="+url.QueryEscape(c.OriginalURL()), fiber.StatusFound)
+	}
+	c.Set(headerWWWAuthenticate, g.challenge())
+	return g.plainError(c, fiber.StatusUnauthorized, "Authentication required.")
+}
+
+// challenge names the cookie scheme (draft-broyer-http-cookie-auth) and the login form.
+func (g *Gateway) challenge() string {
+	return `Cookie realm="gatehouse", form-action="` + PathLogin + `", cookie-name="` + g.cookie.name + `"`
+}
+
+// wantsHTML reports whether the client is a browser that prefers HTML.
+func wantsHTML(c *fiber.Ctx) bool {
+	return strings.Contains(c.Get(fiber.HeaderAccept), "text/html")
+}
+
+func isUpgrade(h *fasthttp.RequestHeader) bool {
+	return len(h.Peek("Upgrade")) > 0 && bytes.Contains(bytes.ToLower(h.Peek(fiber.HeaderConnection)), []byte("upgrade"))
+}
+
+// tunnel carries an upgraded connection (WebSocket) to the upstream byte for byte. It never
+// goes through the pooled client: an upgraded connection must not return to the pool.
+func (g *Gateway) tunnel(c *fiber.Ctx, rt *route) error {
+	req := c.Request()
+	rewriteTarget(req, rt)
+	req.Header.Del("Keep-Alive")
+	req.Header.Del("Proxy-Connection")
+	req.Header.SetRequestURIBytes(req.URI().RequestURI())
+	head := append([]byte(nil), req.Header.Header()...)
+	up, err := net.DialTimeout("tcp", rt.client.Addr, 5*time.Second)
+	if err != nil {
+		g.log.Warn("upstream upgrade dial failed", "route", rt.name, "err", err)
+		return g.plainError(c, fiber.StatusBadGateway, "The upstream is not reachable.")
+	}
+	if rt.client.IsTLS {
+		_ = up.Close()
+		return g.plainError(c, fiber.StatusNotImplemented, "Upgrades to TLS upstreams are not supported.")
+	}
+	c.Context().HijackSetNoResponse(true)
+	c.Context().Hijack(func(client net.Conn) {
+		defer up.Close()
+		if _, err := up.Write(head); err != nil {
+			return
+		}
+		done := make(chan struct{})
+		go func() {
+			_, _ = io.Copy(up, client)
+			if tc, ok := up.(*net.TCPConn); ok {
+				_ = tc.CloseWrite()
+			}
+			close(done)
+		}()
+		_, _ = io.Copy(client, up)
+		_ = client.Close()
+		<-done
+	})
+	return nil
+}

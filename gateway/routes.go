@@ -1,0 +1,136 @@
+package gateway
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/gatehouse-sso/gatehouse/configs"
+)
+
+// upstreamEcho is the route upstream value that selects the built-in echo upstream.
+const upstreamEcho = "echo"
+
+// route is a compiled routes[] entry.
+type route struct {
+	name        string
+	host        string // lower case, no port; "" matches any host
+	prefix      string // "/" or "/x" (no trailing slash)
+	public      bool
+	basePath    string // upstream URL path, prepended to the request path
+	hostHeader  string // Host sent upstream unless preserveHost
+	preserve    bool
+	maxBody     int64
+	client      *fasthttp.HostClient
+	upstreamURL string
+}
+
+// routeTable matches requests to routes: routes naming the request's host come before
+// host-less ones, and within those the longest path prefix wins (as nginx's prefix locations).
+type routeTable struct {
+	routes []*route
+}
+
+func routesNeedEcho(rs []configs.Route) bool {
+	for _, r := range rs {
+		if r.Upstream == upstreamEcho {
+			return true
+		}
+	}
+	return false
+}
+
+func compileRoutes(rs []configs.Route, lim configs.Limits, echoAddr string) (*routeTable, error) {
+	t := &routeTable{}
+	for i, rc := range rs {
+		up := rc.Upstream
+		if up == upstreamEcho {
+			up = "http://" + echoAddr
+		}
+		u, err := url.Parse(up)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("routes[%d].upstream %q: want http(s)://host:port", i, rc.Upstream)
+		}
+		addr := u.Host
+		if u.Port() == "" {
+			port := "80"
+			if u.Scheme == "https" {
+				port = "443"
+			}
+			addr = net.JoinHostPort(u.Hostname(), port)
+		}
+		prefix := "/" + strings.Trim(rc.PathPrefix, "/")
+		maxBody := rc.MaxBodySize
+		if maxBody == 0 {
+			maxBody = lim.MaxBodySize
+		}
+		maxConns := lim.UpstreamMaxConns
+		if maxConns <= 0 {
+			maxConns = 1024
+		}
+		t.routes = append(t.routes, &route{
+			name:       rc.Name,
+			host:       strings.ToLower(rc.Host),
+			prefix:     prefix,
+			public:     rc.Public,
+			basePath:   strings.TrimSuffix(u.Path, "/"),
+			hostHeader: u.Host,
+			preserve:   rc.PreserveHost,
+			maxBody:    maxBody,
+			client: &fasthttp.HostClient{
+				Addr:  addr,
+				IsTLS: u.Scheme == "https",
+				// Stream both ways: with fasthttp >= 1.78 bodies of any size pass through in
+				// bounded memory (see the 1 GiB tests).
+				StreamResponseBody: true,
+				// Kept below common upstream keep-alive timeouts (Apache: 5 s) so a streamed
+				// upload never lands on a connection the upstream already closed.
+				MaxIdleConnDuration:      4 * time.Second,
+				NoDefaultUserAgentHeader: true,
+				DisablePathNormalizing:   true,
+				MaxConns:                 maxConns,
+				MaxConnWaitTimeout:       5 * time.Second,
+				ReadBufferSize:           16 << 10,
+			},
+			upstreamURL: u.Scheme + "://" + u.Host + u.Path,
+		})
+	}
+	sort.SliceStable(t.routes, func(i, j int) bool {
+		a, b := t.routes[i], t.routes[j]
+		if (a.host != "") != (b.host != "") {
+			return a.host != ""
+		}
+		return len(a.prefix) > len(b.prefix)
+	})
+	return t, nil
+}
+
+// match finds the route for host (may carry a port) and the normalised path.
+func (t *routeTable) match(host, path string) *route {
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
+		host = host[:i]
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	for _, r := range t.routes {
+		if r.host != "" && !strings.EqualFold(r.host, host) {
+			continue
+		}
+		if prefixMatch(path, r.prefix) {
+			return r
+		}
+	}
+	return nil
+}
+
+// prefixMatch matches at a segment boundary: "/app" matches "/app" and "/app/x", not "/apple".
+func prefixMatch(path, prefix string) bool {
+	if prefix == "/" {
+		return true
+	}
+	return strings.HasPrefix(path, prefix) && (len(path) == len(prefix) || path[len(prefix)] == '/')
+}

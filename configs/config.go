@@ -215,7 +215,7 @@ type CustomerUserSource struct {
 	CustomerUserPostmasterSearchFields []string `yaml:"customer_user_postmaster_search_fields"`
 	// CustomerUserNameFields are joined into the full name.
 	CustomerUserNameFields []string `yaml:"customer_user_name_fields"`
-	// CustomerUserNameFieldsJoin joins the name fields.
+	// CustomerUserNameFieldsJoin joins the name fields; nil means " ". After Parse it is never nil.
 	CustomerUserNameFieldsJoin *string `yaml:"customer_user_name_fields_join"`
 	// CustomerUserEmailUniqCheck refuses a second customer user with the same email in this source.
 	CustomerUserEmailUniqCheck bool `yaml:"customer_user_email_uniq_check"`
@@ -225,7 +225,9 @@ type CustomerUserSource struct {
 	CustomerCompanySupport bool `yaml:"customer_company_support"`
 	// ReadOnly refuses writes through gatehouse.
 	ReadOnly bool `yaml:"read_only"`
-	// CacheTTL caches lookups this long; 0 disables the cache. Writes drop it.
+	// CacheTTL caches lookups this long; 0 (the default, also when nil) disables the cache. Writes
+	// drop it. OTRS caches 24h, but a gateway beside OTRS would not see OTRS's own direct writes
+	// (a customer user set invalid) until its cache expired. After Parse it is never nil.
 	CacheTTL *time.Duration `yaml:"cache_ttl"`
 	// Map is the OTRS Map: rows of [var, label, storage, shown, required, type, link, readonly].
 	Map []MapRow `yaml:"map"`
@@ -251,7 +253,14 @@ type SourceParams struct {
 	MaxOpenConns int `yaml:"max_open_conns"`
 }
 
-// MapRow is one row of the OTRS Map.
+// MapRow is one row of the OTRS Map. In YAML it is written as OTRS writes it,
+//
+//	[UserTitle, Title or salutation, title, 1, 0, var, "", 0]
+//
+// (var, label, storage, shown, required, type, link, readonly; OTRS's optional 9th and 10th items,
+// the link target and class, are accepted and ignored), or as a mapping
+// {var:, label:, storage:, shown:, required:, type:, link:, readonly:} where type defaults to var.
+// shown may be 0, 1 or 2 (OTRS's "lite" display), 2 counting as shown.
 type MapRow struct {
 	// Var is the attribute name (UserLogin, UserEmail, …).
 	Var string

@@ -489,3 +489,23 @@ customer_user[0].customer_key: "login; DROP TABLE x" is not a plain SQL identifi
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestAliasCycles: an alias or merge that refers to its own container is an error, quickly.
+func TestAliasCycles(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{"x-a: &a {<<: *a}\nlog: *a\n", `c.yaml:1: log["<<"]: merges a mapping that contains this merge`},
+		{"log: &a {<<: [*a, *a]}\n", `c.yaml:1: log["<<"]: merges a mapping that contains this merge`},
+		{"server: {trusted_proxies: &a [*a]}\n", `c.yaml:1: server.trusted_proxies[0]: an alias refers to a value that contains it`},
+		{"customer_user: &a [{map: *a}]\n", `c.yaml:1: customer_user[0].map: an alias refers to a value that contains it`},
+	}
+	for _, tt := range tests {
+		start := time.Now()
+		_, err := parse([]byte(tt.src), "c.yaml", testOptions())
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want+"\n") {
+			t.Errorf("%q: got %v", tt.src, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%q: took %v", tt.src, d)
+		}
+	}
+}

@@ -19,9 +19,10 @@ import (
 type decoder struct {
 	errorList
 	env     func(string) (string, bool)
-	present map[string]bool // key paths the file sets to a non-null value
-	failed  map[string]bool // key paths with a decoding error (validation stays quiet below them)
-	budget  int             // nodes left to visit; bounds alias expansion ("billion laughs")
+	present map[string]bool     // key paths the file sets to a non-null value
+	failed  map[string]bool     // key paths with a decoding error (validation stays quiet below them)
+	active  map[*yaml.Node]bool // mappings and lists being decoded, to catch aliases to themselves
+	budget  int                 // nodes left to visit; bounds alias expansion ("billion laughs")
 }
 
 // maxNodes bounds the nodes visited while decoding, aliases counted every time they are used.
@@ -38,6 +39,7 @@ func newDecoder(file string, env func(string) (string, bool)) *decoder {
 		env:       env,
 		present:   map[string]bool{},
 		failed:    map[string]bool{},
+		active:    map[*yaml.Node]bool{},
 		budget:    maxNodes,
 	}
 }
@@ -83,6 +85,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 	if isNull(n) {
 		return
+	}
+	if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
+		if d.active[n] {
+			d.errorf(n, path, "an alias refers to a value that contains it")
+			return
+		}
+		d.active[n] = true
+		defer delete(d.active, n)
 	}
 	d.present[path] = true
 	switch v.Type() {
@@ -166,6 +176,9 @@ func (d *decoder) pairs(n *yaml.Node, path string) []pair {
 			continue
 		}
 		if d.budget--; d.budget < 0 {
+			if d.budget == -1 {
+				d.errorf(k, path, "document too large (more than %d values, aliases counted each time they are used)", maxNodes)
+			}
 			return own
 		}
 		src := resolve(v)
@@ -179,12 +192,17 @@ func (d *decoder) pairs(n *yaml.Node, path string) []pair {
 			}
 		}
 		for _, s := range srcs {
-			if s.Kind != yaml.MappingNode {
+			switch {
+			case s.Kind != yaml.MappingNode:
 				d.errorf(k, join(path, "<<"), "want a mapping or a list of mappings to merge, got %s", kindName(s))
-				continue
-			}
-			for _, p := range d.pairs(s, path) {
-				merged = append(merged, pair{key: p.key, val: p.val, merged: true})
+			case d.active[s]:
+				d.errorf(k, join(path, "<<"), "merges a mapping that contains this merge")
+			default:
+				d.active[s] = true
+				for _, p := range d.pairs(s, path) {
+					merged = append(merged, pair{key: p.key, val: p.val, merged: true})
+				}
+				delete(d.active, s)
 			}
 		}
 	}

@@ -179,9 +179,7 @@ func (v *checker) listen(path, addr string) (host string, port int, ok bool) {
 func (v *checker) httpURL(path, s string) (*url.URL, bool) {
 	u, err := url.Parse(s)
 	switch {
-	case err != nil:
-		v.addf(path, "not a URL: %q", s)
-	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Opaque != "":
+	case err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Opaque != "":
 		v.addf(path, "want an absolute http:// or https:// URL, got %q", s)
 	case u.User != nil:
 		v.addf(path, "must not contain user info")
@@ -476,14 +474,19 @@ func checkCustomerAuth(v *checker, c *Config) {
 }
 
 func checkAuthDB(v *checker, c *Config, p string, a *AuthModule) {
-	fromSource := false // a dsn taken from a data source is checked there
-	for _, s := range c.CustomerUser {
-		fromSource = fromSource || s.Module == "db" && s.Params.DSN == a.DSN
+	// An empty dsn takes the first db data source's, which is checked there (and may be empty
+	// only because of an error reported there).
+	var first *CustomerUserSource
+	for i := range c.CustomerUser {
+		if c.CustomerUser[i].Module == "db" {
+			first = &c.CustomerUser[i]
+			break
+		}
 	}
 	switch {
-	case a.DSN == "":
+	case a.DSN == "" && first == nil:
 		v.addf(p+".dsn", "required: customer_user has no db data source to take it from")
-	case !fromSource:
+	case a.DSN != "" && (first == nil || a.DSN != first.Params.DSN):
 		v.dsn(p+".dsn", a.DSN)
 	}
 	v.identifier(p+".table", a.Table)

@@ -174,6 +174,11 @@ func mysqlConfig(dsn string) (*mysql.Config, error) {
 	if q.Get("parseTime") == "" {
 		q.Set("parseTime", "true")
 	}
+	if q.Get("interpolateParams") == "" {
+		// Client-side binding saves the prepare and close round trips of every query
+		// (Get went from 6 to 2); the driver does it safely for utf8mb4.
+		q.Set("interpolateParams", "true")
+	}
 	cfg, err := mysql.ParseDSN("tcp(" + host + ")/?" + q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("invalid mysql DSN parameters: %w", err)

@@ -1158,3 +1158,36 @@ func BenchmarkGet(b *testing.B) {
 		})
 	}
 }
+
+// TestDirectoryOverSQL: the multi-source layer over real sources on two different databases.
+func TestDirectoryOverSQL(t *testing.T) {
+	ctx := context.Background()
+	first := migrated(t, dialects[2])  // SQLite
+	second := migrated(t, dialects[0]) // PostgreSQL
+	cfg1, cfg2 := otrsConfig(), otrsConfig()
+	cfg1.Name, cfg2.Name = "local", "central"
+	s1, s2 := mkSource(t, first, cfg1), mkSource(t, second, cfg2)
+	mustAdd(t, s1, user("Shared", "Local", "Copy", "L"))
+	mustAdd(t, s2, user("shared", "Central", "Copy", "C"))
+	mustAdd(t, s2, user("central.only", "Central", "Only", "C"))
+	d := directory.New(s1, s2)
+	if u, err := d.Get(ctx, "SHARED"); err != nil || u.Source != "local" || u.Login != "Shared" {
+		t.Errorf("Get = %+v, %v", u, err)
+	}
+	if u, err := d.Get(ctx, "central.only"); err != nil || u.Source != "central" {
+		t.Errorf("Get = %+v, %v", u, err)
+	}
+	got, err := d.Search(ctx, directory.Query{Search: "copy"})
+	if err != nil || len(got) != 1 || got[0].Source != "local" {
+		t.Errorf("Search = %+v, %v", got, err)
+	}
+	if _, err := d.Add(ctx, "", user("CENTRAL.ONLY", "A", "B", "L"), "1"); !errors.Is(err, directory.ErrExists) {
+		t.Errorf("Add of a login in the second source: %v", err)
+	}
+	if u, err := d.Add(ctx, "central", user("newbie", "A", "B", "C"), "1"); err != nil || u.Source != "central" {
+		t.Errorf("Add to named source = %+v, %v", u, err)
+	}
+	if err := d.Ping(ctx); err != nil {
+		t.Error(err)
+	}
+}

@@ -509,3 +509,15 @@ func TestAliasCycles(t *testing.T) {
 		}
 	}
 }
+
+func TestBareSecondsAndDefaultYAML(t *testing.T) {
+	c := mustParse(t, base+"sessions: {idle_timeout: 7200, max_lifetime: 57600}\n")
+	if c.Sessions.IdleTimeout != 2*time.Hour || c.Sessions.MaxLifetime != 16*time.Hour {
+		t.Errorf("got %v %v", c.Sessions.IdleTimeout, c.Sessions.MaxLifetime)
+	}
+	b := DefaultYAML()
+	b[0] = 'X' // a copy
+	if DefaultYAML()[0] == 'X' || !strings.Contains(string(DefaultYAML()), "sqlite://gatehouse-data/gatehouse.db") {
+		t.Error("DefaultYAML")
+	}
+}

@@ -86,6 +86,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if isNull(n) {
 		return
 	}
+	if v.Kind() == reflect.Pointer {
+		p := reflect.New(v.Type().Elem())
+		d.budget++ // the pointed-to value is the same node
+		d.decode(n, p.Elem(), path)
+		v.Set(p)
+		return
+	}
 	if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
 		if d.active[n] {
 			d.errorf(n, path, "an alias refers to a value that contains it")
@@ -110,10 +117,6 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	switch v.Kind() {
-	case reflect.Pointer:
-		p := reflect.New(v.Type().Elem())
-		d.decode(n, p.Elem(), path)
-		v.Set(p)
 	case reflect.Struct:
 		d.structure(n, v, path)
 	case reflect.Map:

@@ -203,6 +203,18 @@ func TestErrors(t *testing.T) {
 			[]string{`10 admin.users[0].password_hash_file: password_hash and password_hash_file are both set; use one`}},
 		{"secret file missing", base + "admin:\n  users:\n    - login: a\n      password_hash_file: /secrets/nope\n",
 			[]string{`11 admin.users[0].password_hash_file: cannot read the file: open /secrets/nope: file does not exist`}},
+		{"listen port", base + "server: {listen: \"127.0.0.1:70000\"}\nadmin: {listen: \"bad host!:1\"}\n",
+			[]string{`8 server.listen: port "70000" is not a number from 0 to 65535`, `9 admin.listen: host "bad host!" is neither an IP address nor a host name`}},
+		{"cookie", base + "sessions:\n  cookie: {name: \"__Host-gh\", domain: example.com}\n",
+			[]string{`9 sessions.cookie.name: a __Host- cookie needs secure and no domain`}},
+		{"cookie name and domain", base + "sessions:\n  cookie: {name: \"a;b\", domain: \"http://x\"}\n",
+			[]string{"9 sessions.cookie.name: \"a;b\" is not a valid cookie name (letters, digits and !#$%&'*+-.^_`|~)", `9 sessions.cookie.domain: want a domain such as example.com, got "http://x"`}},
+		{"portal", base + "portal:\n  login_url: //evil.example.com\n  logout_url: /bye\n  allowed_redirect_hosts: [.example.com, \"https://x.example.com\"]\n",
+			[]string{`9 portal.login_url: want an absolute http:// or https:// URL, got "//evil.example.com"`, `11 portal.allowed_redirect_hosts[1]: want a host name such as portal.example.com, or .example.com for every subdomain (no scheme or path), got "https://x.example.com"`}},
+		{"duration overflow", base + "sessions: {idle_timeout: 99999999999999}\n",
+			[]string{`8 sessions.idle_timeout: want a duration such as 90s, 15m or 2h (a bare number is seconds), got "99999999999999"`}},
+		{"source limits", base + "    customer_user_search_list_limit: 0\n    cache_ttl: -1s\n",
+			[]string{`8 customer_user[0].customer_user_search_list_limit: must be more than 0, got 0`, `9 customer_user[0].cache_ttl: must not be negative`}},
 		{"map row checks", strings.Replace(base, `    params: {dsn: "sqlite://test.db"}`, `    params: {dsn: "sqlite://test.db"}
     map:
       - [UserEmail, Email, email, 1, 1, var, "", 0]

@@ -44,7 +44,8 @@ func Load(path string) (*Config, error) {
 	return Parse(data, path)
 }
 
-// Parse parses a configuration file's contents; name is the file name used in errors.
+// Parse parses a configuration file's contents; name is the file name used in errors ("config"
+// if empty).
 //
 // Steps: strict YAML decoding (an unknown key, a wrong type, a key set twice is an error),
 // ${VAR} expansion in every value (see below), reading the *_file secrets (password_hash_file,

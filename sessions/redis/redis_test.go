@@ -303,7 +303,7 @@ func TestTimeout(t *testing.T) {
 		if !errors.Is(err, sessions.ErrUnavailable) {
 			t.Errorf("%s: err = %v, want ErrUnavailable", name, err)
 		}
-		if took > timeout+200*time.Millisecond {
+		if took > 2*timeout { // slack for a loaded machine under -race
 			t.Errorf("%s took %v, timeout %v", name, took, timeout)
 		}
 	}

@@ -45,7 +45,9 @@ const (
 func FromCustomerUser(u *directory.CustomerUser, perms directory.Permissions, authModule string) Set {
 	attrs := make(map[string]string, len(u.Attrs))
 	for k, v := range u.Attrs {
-		attrs[k] = v
+		if v != "" { // empty Map columns carry nothing upstream; the session stays small
+			attrs[k] = v
+		}
 	}
 	return Set{
 		Login:       u.Login,

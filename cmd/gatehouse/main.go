@@ -1,0 +1,187 @@
+// Command gatehouse is the SSO gateway: serve, check-config, migrate, hash-password, version.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/gatehouse-sso/gatehouse/authn/passwd"
+	"github.com/gatehouse-sso/gatehouse/configs"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `gatehouse — an SSO gateway for OTRS / Znuny customer users
+
+Usage:
+  gatehouse serve [--config FILE] [--demo]   run the gateway (no --config: the embedded default)
+  gatehouse check-config --config FILE       validate a config file; exit 1 on any error
+  gatehouse migrate --config FILE            create the OTRS tables that are absent
+  gatehouse hash-password --crypt-type T [--login L] [--cost N]
+                                             hash the password read from stdin, in OTRS storage format
+  gatehouse version                          print the version
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(rest, stdout, stderr)
+	case "check-config":
+		return cmdCheckConfig(rest, stdout, stderr)
+	case "migrate":
+		return cmdMigrate(rest, stdout, stderr)
+	case "hash-password":
+		return cmdHashPassword(rest, stdin, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "gatehouse", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "gatehouse: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("gatehouse "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// loadConfig loads path, or the embedded default when path is empty. Errors are printed
+// exactly as check-config prints them.
+func loadConfig(path string, stderr io.Writer) (*configs.Config, bool) {
+	if path == "" {
+		return configs.Default(), true
+	}
+	cfg, err := configs.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse: invalid configuration:\n%v\n", err)
+		return nil, false
+	}
+	return cfg, true
+}
+
+func cmdServe(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("serve", stderr)
+	path := fs.String("config", "", "config file (default: the embedded default)")
+	demo := fs.Bool("demo", false, "create a demo customer company and customer user and print its password once")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, ok := loadConfig(*path, stderr)
+	if !ok {
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app, err := build(ctx, cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+		return 1
+	}
+	defer app.close()
+	if *demo {
+		if err := app.createDemo(ctx, stdout); err != nil {
+			fmt.Fprintf(stderr, "gatehouse: demo: %v\n", err)
+			return 1
+		}
+	}
+	if err := app.gateway.Serve(ctx); err != nil {
+		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("check-config", stderr)
+	path := fs.String("config", "", "config file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *path == "" {
+		fmt.Fprintln(stderr, "gatehouse check-config: --config FILE is required")
+		return 2
+	}
+	if _, ok := loadConfig(*path, stderr); !ok {
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: configuration OK\n", *path)
+	return 0
+}
+
+func cmdMigrate(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("migrate", stderr)
+	path := fs.String("config", "", "config file (default: the embedded default)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, ok := loadConfig(*path, stderr)
+	if !ok {
+		return 1
+	}
+	if err := migrateAll(context.Background(), cfg, stdout); err != nil {
+		fmt.Fprintf(stderr, "gatehouse migrate: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func cmdHashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("hash-password", stderr)
+	typ := fs.String("crypt-type", passwd.TypeBcrypt, "storage format: "+strings.Join(passwd.Types, ", "))
+	login := fs.String("login", "", "the login (salt for crypt, md5 and apr1, as OTRS uses it)")
+	cost := fs.Int("cost", 12, "bcrypt cost (9..31)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if !passwd.ValidType(*typ) {
+		fmt.Fprintf(stderr, "gatehouse hash-password: unknown crypt type %q (want %s)\n", *typ, strings.Join(passwd.Types, ", "))
+		return 2
+	}
+	switch *typ {
+	case passwd.TypeCrypt, passwd.TypeMD5, passwd.TypeAPR1:
+		if *login == "" {
+			fmt.Fprintf(stderr, "gatehouse hash-password: --login is required for %s (OTRS salts it with the login)\n", *typ)
+			return 2
+		}
+	}
+	// The password comes on stdin so it never shows in the process list or shell history.
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		fmt.Fprintf(stderr, "gatehouse hash-password: read stdin: %v\n", err)
+		return 1
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		fmt.Fprintln(stderr, "gatehouse hash-password: empty password on stdin")
+		return 1
+	}
+	h, err := passwd.Hash(*typ, pw, *login, *cost)
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse hash-password: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, h)
+	return 0
+}

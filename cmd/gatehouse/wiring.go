@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"strings"
+
+	"github.com/gatehouse-sso/gatehouse/authn"
+	authdb "github.com/gatehouse-sso/gatehouse/authn/db"
+	"github.com/gatehouse-sso/gatehouse/authn/passwd"
+	"github.com/gatehouse-sso/gatehouse/configs"
+	"github.com/gatehouse-sso/gatehouse/directory"
+	"github.com/gatehouse-sso/gatehouse/directory/sqldb"
+	"github.com/gatehouse-sso/gatehouse/gateway"
+	"github.com/gatehouse-sso/gatehouse/sessions"
+	_ "github.com/gatehouse-sso/gatehouse/sessions/memory" // sessions.store: memory
+	_ "github.com/gatehouse-sso/gatehouse/sessions/redis"  // sessions.store: redis
+)
+
+// application is gatehouse wired from a config.
+type application struct {
+	cfg      *configs.Config
+	log      *slog.Logger
+	gateway  *gateway.Gateway
+	dir      *directory.Directory
+	sources  []*sqldb.Source
+	admin    *sqldb.Admin
+	store    sessions.Store
+	sessions *sessions.Manager
+	dbs      []*sqldb.DB
+}
+
+func newLogger(cfg configs.Log, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// writeCryptType is the crypt type used when a source stores a password: that of the db
+// auth module on the same DSN and table (Z65: CryptType<Source>), else the first db module's.
+func writeCryptType(cfg *configs.Config, src configs.CustomerUserSource) (string, int) {
+	var first *configs.AuthModule
+	for i := range cfg.CustomerAuth {
+		m := &cfg.CustomerAuth[i]
+		if m.Module != "db" {
+			continue
+		}
+		if m.DSN == src.Params.DSN && m.Table == src.Params.Table {
+			return m.CryptType, m.BcryptCost
+		}
+		if first == nil {
+			first = m
+		}
+	}
+	if first != nil {
+		return first.CryptType, first.BcryptCost
+	}
+	return passwd.TypeBcrypt, 12
+}
+
+// openSources opens and migrates the db data sources, in config order.
+func openSources(ctx context.Context, cfg *configs.Config, log *slog.Logger, out io.Writer) (*application, error) {
+	app := &application{cfg: cfg, log: log}
+	for i, sc := range cfg.CustomerUser {
+		db, err := sqldb.Open(ctx, sc.Params.DSN)
+		if err != nil {
+			app.close()
+			return nil, fmt.Errorf("customer_user[%d] %q: %w", i, sc.Name, err)
+		}
+		app.dbs = append(app.dbs, db)
+		res, err := sqldb.Migrate(ctx, db, sqldb.MigrateOptions{GroupsTable: sc.Params.GroupsTable})
+		if err != nil {
+			app.close()
+			return nil, fmt.Errorf("customer_user[%d] %q: schema: %w", i, sc.Name, err)
+		}
+		if len(res.Created) > 0 {
+			log.Info("created OTRS tables", "source", sc.Name, "db", db.String(), "tables", strings.Join(res.Created, ","))
+			if out != nil {
+				fmt.Fprintf(out, "%s (%s): created %s\n", sc.Name, db, strings.Join(res.Created, ", "))
+			}
+		} else if out != nil {
+			fmt.Fprintf(out, "%s (%s): all OTRS tables present, nothing changed\n", sc.Name, db)
+		}
+		ct, cost := writeCryptType(cfg, sc)
+		src, err := sqldb.NewSource(sc, db, sqldb.SourceOptions{Hasher: func(pw, login string) (string, error) {
+			return passwd.Hash(ct, pw, login, cost)
+		}})
+		if err != nil {
+			app.close()
+			return nil, fmt.Errorf("customer_user[%d] %q: %w", i, sc.Name, err)
+		}
+		app.sources = append(app.sources, src)
+		if app.admin == nil {
+			app.admin, err = sqldb.NewAdmin(db, sqldb.AdminOptions{GroupsTable: sc.Params.GroupsTable})
+			if err != nil {
+				app.close()
+				return nil, err
+			}
+		}
+	}
+	ds := make([]directory.Source, len(app.sources))
+	for i, s := range app.sources {
+		ds[i] = s
+	}
+	app.dir = directory.New(ds...)
+	return app, nil
+}
+
+func migrateAll(ctx context.Context, cfg *configs.Config, out io.Writer) error {
+	app, err := openSources(ctx, cfg, newLogger(cfg.Log, io.Discard), out)
+	if err != nil {
+		return err
+	}
+	app.close()
+	return nil
+}
+
+// build wires the whole gateway from cfg.
+func build(ctx context.Context, cfg *configs.Config, logOut io.Writer) (*application, error) {
+	log := newLogger(cfg.Log, logOut)
+	app, err := openSources(ctx, cfg, log, nil)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*application, error) { app.close(); return nil, err }
+
+	metrics := gateway.NewMetrics()
+	pool := passwd.NewPool(cfg.Limits.PasswordWorkers, cfg.Limits.PasswordQueue)
+	var entries []authn.Entry
+	for i, mc := range cfg.CustomerAuth {
+		switch mc.Module {
+		case "db":
+			db, err := sqldb.Open(ctx, mc.DSN)
+			if err != nil {
+				return fail(fmt.Errorf("customer_auth[%d] %q: %w", i, mc.Name, err))
+			}
+			app.dbs = append(app.dbs, db)
+			m, err := authdb.New(mc, db, pool)
+			if err != nil {
+				return fail(fmt.Errorf("customer_auth[%d]: %w", i, err))
+			}
+			entries = append(entries, authn.Entry{Module: m, Die: mc.Die})
+		default:
+			return fail(fmt.Errorf("customer_auth[%d]: module %q is not available", i, mc.Module))
+		}
+	}
+	chain, err := authn.NewChain(entries, app.dir, log, metrics.ObserveLogin)
+	if err != nil {
+		return fail(err)
+	}
+	var groups directory.GroupResolver
+	if len(app.sources) > 0 {
+		groups, err = sqldb.NewGroupResolver(app.sources[0].DB(), cfg.CustomerUser[0].Params.GroupsTable, cfg.CustomerGroup)
+		if err != nil {
+			return fail(err)
+		}
+	}
+	app.store, err = sessions.Open(cfg.Sessions)
+	if err != nil {
+		return fail(err)
+	}
+	app.sessions = sessions.NewManager(app.store, cfg.Sessions.IdleTimeout, cfg.Sessions.MaxLifetime)
+	ready := map[string]func(context.Context) error{"sessions": app.store.Ping}
+	for _, s := range app.sources {
+		ready["customer_user:"+s.Name()] = s.Ping
+	}
+	app.gateway, err = gateway.New(gateway.Deps{
+		Config: cfg, Chain: chain, Groups: groups, Sessions: app.sessions, Ready: ready, Logger: log, Metrics: metrics,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return app, nil
+}
+
+func (a *application) close() {
+	if a.gateway != nil {
+		a.gateway.Close()
+	}
+	if a.store != nil {
+		_ = a.store.Close()
+	}
+	for _, db := range a.dbs {
+		_ = db.Close()
+	}
+}
+
+// Demo account of `serve --demo`.
+const (
+	demoCustomerID = "DEMO"
+	demoLogin      = "demo"
+)
+
+// createDemo makes sure the demo company and customer user exist and gives the user a new
+// random password, printed once.
+func (a *application) createDemo(ctx context.Context, out io.Writer) error {
+	if len(a.sources) == 0 || a.admin == nil {
+		return errors.New("no db data source to hold the demo customer user")
+	}
+	err := a.admin.AddCompany(ctx, sqldb.Company{CustomerID: demoCustomerID, Name: "Demo Company", City: "Berlin", Country: "Germany"}, "gatehouse")
+	if err != nil && !errors.Is(err, directory.ErrExists) {
+		return fmt.Errorf("demo company: %w", err)
+	}
+	pw, err := randomPassword(16)
+	if err != nil {
+		return err
+	}
+	src := a.sources[0]
+	if _, err := src.Get(ctx, demoLogin); errors.Is(err, directory.ErrNotFound) {
+		_, err = a.dir.Add(ctx, src.Name(), map[string]string{
+			directory.VarLogin: demoLogin, directory.VarFirstname: "Demo", directory.VarLastname: "Customer",
+			directory.VarEmail: "demo@example.com", directory.VarCustomerID: demoCustomerID,
+			directory.VarValidID: "1", directory.VarPassword: pw,
+		}, "gatehouse")
+		if err != nil {
+			return fmt.Errorf("demo customer user: %w", err)
+		}
+	} else if err != nil {
+		return err
+	} else if err := src.SetPassword(ctx, demoLogin, pw); err != nil {
+		return fmt.Errorf("demo password: %w", err)
+	}
+	fmt.Fprintf(out, `
+Demo customer user ready (the password is shown only now; --demo again makes a new one):
+  login:    %s
+  password: %s
+  open:     %s/
+  or:       curl -c jar -H 'Content-Type: application/json' -d '{"username":"%s","password":"%s"}' %s%s
+            curl -b jar %s/
+
+`, demoLogin, pw, a.cfg.Server.PublicURL, demoLogin, pw, a.cfg.Server.PublicURL, gateway.PathAPILogin, a.cfg.Server.PublicURL)
+	return nil
+}
+
+// randomPassword returns n characters of [0-9A-Za-z], as OTRS's GenerateRandomPassword.
+func randomPassword(n int) (string, error) {
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	b := make([]byte, n)
+	for i := range b {
+		k, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			return "", err
+		}
+		b[i] = alphabet[k.Int64()]
+	}
+	return string(b), nil
+}
+

@@ -18,7 +18,8 @@ type Config struct {
 	Portal Portal `yaml:"portal"`
 	// Sessions configures the session store and cookie.
 	Sessions Sessions `yaml:"sessions"`
-	// Routes maps hosts and path prefixes to upstreams; the first match in order wins.
+	// Routes maps hosts and path prefixes to upstreams: routes naming the request host come
+	// before host-less ones, and among those the longest matching path prefix wins.
 	Routes []Route `yaml:"routes"`
 	// CustomerAuth is Customer::AuthModule, AuthModule1 … AuthModule10: tried in this order (at most 11).
 	CustomerAuth []AuthModule `yaml:"customer_auth"`

@@ -254,4 +254,3 @@ func randomPassword(n int) (string, error) {
 	}
 	return string(b), nil
 }
-

@@ -126,7 +126,7 @@ func open(ctx context.Context, dsn string) (*DB, error) {
 		if path == "" {
 			return nil, fmt.Errorf("open %s: empty sqlite path", red)
 		}
-		if dir := filepath.Dir(path); dir != "." {
+		if dir := filepath.Dir(path); dir != "." && path != ":memory:" {
 			if err := os.MkdirAll(dir, 0o750); err != nil {
 				return nil, fmt.Errorf("open %s: create directory: %w", red, err)
 			}
@@ -141,6 +141,10 @@ func open(ctx context.Context, dsn string) (*DB, error) {
 		}
 		db.dialect = SQLite
 		db.sql = sdb
+		if path == ":memory:" {
+			// Every connection would get its own empty in-memory database.
+			sdb.SetMaxOpenConns(1)
+		}
 	default:
 		return nil, fmt.Errorf("open %s: unknown DSN scheme %q (want postgres, mysql or sqlite)", red, scheme)
 	}

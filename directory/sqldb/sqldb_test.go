@@ -1191,3 +1191,15 @@ func TestDirectoryOverSQL(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestSQLiteMemory(t *testing.T) {
+	db := openDB(t, "sqlite://:memory:")
+	if _, err := Migrate(context.Background(), db, MigrateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s := mkSource(t, db, otrsConfig())
+	mustAdd(t, s, user("mem", "M", "E", "X"))
+	if _, err := s.Get(context.Background(), "MEM"); err != nil {
+		t.Fatal(err)
+	}
+}

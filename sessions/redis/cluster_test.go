@@ -1,0 +1,64 @@
+package redis
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/configs"
+	"github.com/gatehouse-sso/gatehouse/internal/testenv"
+	"github.com/gatehouse-sso/gatehouse/sessions"
+	"github.com/gatehouse-sso/gatehouse/sessions/storetest"
+)
+
+// TestCluster runs the conformance suite on a throwaway three-node Redis Cluster, where a
+// session and its login's index live on different slots (and usually nodes): the
+// per-key, index-first code path.
+func TestCluster(t *testing.T) {
+	t.Parallel()
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		if testenv.Required() {
+			t.Fatalf("redis-cli not found: %v", err)
+		}
+		t.Skip("redis-cli not found")
+	}
+	var addrs []string
+	for range 3 {
+		srv := newRedisServer(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
+		addrs = append(addrs, srv.addr())
+	}
+	create := exec.Command(cli, append(append([]string{"--cluster", "create"}, addrs...), "--cluster-replicas", "0", "--cluster-yes")...)
+	if out, err := create.CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	newStore := func(t *testing.T) *Store {
+		st, err := New(configs.Redis{Addrs: addrs, Cluster: true, KeyPrefix: testenv.RandomName("gh_test_") + ":", Timeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	// Wait until every slot is served.
+	st := newStore(t)
+	defer st.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		info, err := st.client.ClusterInfo(context.Background()).Result()
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster not ok: %v %s", err, info)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ctx := context.Background()
+	cc := st.client
+	if cc.ClusterKeySlot(ctx, st.sessionKey(sessions.Key("x"))).Val() == cc.ClusterKeySlot(ctx, st.userKey("alice")).Val() {
+		t.Fatal("test premise: session and index keys share a slot")
+	}
+	storetest.Run(t, func(t *testing.T) sessions.Store { return newStore(t) })
+}

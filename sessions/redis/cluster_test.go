@@ -62,3 +62,33 @@ func TestCluster(t *testing.T) {
 	}
 	storetest.Run(t, func(t *testing.T) sessions.Store { return newStore(t) })
 }
+
+// TestSentinel runs the conformance suite through a throwaway Sentinel that monitors a
+// throwaway master: the store finds the master by name.
+func TestSentinel(t *testing.T) {
+	t.Parallel()
+	master := newRedisServer(t)
+	host, port, _ := strings.Cut(master.addr(), ":")
+	sentinel := newRedisServerConf(t, "sentinel monitor gh-master "+host+" "+port+" 1\n", "--sentinel")
+	newStore := func(t *testing.T) *Store {
+		st, err := New(configs.Redis{Addrs: []string{sentinel.addr()}, MasterName: "gh-master", KeyPrefix: testenv.RandomName("gh_test_") + ":", Timeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	st := newStore(t)
+	defer st.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := st.Ping(context.Background())
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no master through Sentinel: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	storetest.Run(t, func(t *testing.T) sessions.Store { return newStore(t) })
+}

@@ -1,6 +1,8 @@
 package redis
 
 import (
+	"os"
+	"path/filepath"
 	"bufio"
 	"context"
 	"errors"
@@ -23,12 +25,19 @@ type redisServer struct {
 	port string
 	dir  string
 	args []string
+	conf string // config file, given first (Sentinel needs one it can rewrite)
 	cmd  *exec.Cmd
 }
 
 // newRedisServer starts redis-server with extra arguments. Without the binary the test
 // is skipped, or fails under GATEHOUSE_TEST_REQUIRE=1.
 func newRedisServer(t *testing.T, extra ...string) *redisServer {
+	t.Helper()
+	return newRedisServerConf(t, "", extra...)
+}
+
+// newRedisServerConf is newRedisServer with a config file written from conf first.
+func newRedisServerConf(t *testing.T, conf string, extra ...string) *redisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -48,6 +57,12 @@ func newRedisServer(t *testing.T, extra ...string) *redisServer {
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	_ = ln.Close()
 	r := &redisServer{t: t, bin: bin, port: port, dir: t.TempDir(), args: extra}
+	if conf != "" {
+		r.conf = filepath.Join(r.dir, "redis.conf")
+		if err := os.WriteFile(r.conf, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	r.start()
 	t.Cleanup(r.kill)
 	return r
@@ -58,8 +73,13 @@ func (r *redisServer) addr() string { return "127.0.0.1:" + r.port }
 // start runs the server and waits until it accepts connections.
 func (r *redisServer) start() {
 	r.t.Helper()
-	args := append([]string{"--port", r.port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", r.dir, "--daemonize", "no", "--loglevel", "warning"}, r.args...)
+	var args []string
+	if r.conf != "" {
+		args = append(args, r.conf)
+	}
+	args = append(args, "--port", r.port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", r.dir, "--daemonize", "no", "--loglevel", "warning")
+	args = append(args, r.args...)
 	r.cmd = exec.Command(r.bin, args...)
 	var out strings.Builder
 	r.cmd.Stdout, r.cmd.Stderr = &out, &out

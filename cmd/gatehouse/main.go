@@ -23,7 +23,8 @@ var version = "dev"
 const usage = `gatehouse — an SSO gateway for OTRS / Znuny customer users
 
 Usage:
-  gatehouse serve [--config FILE] [--demo]   run the gateway (no --config: the embedded default)
+  gatehouse serve [--config FILE] [--demo] [--listen ADDR]
+                                             run the gateway (no --config: the embedded default)
   gatehouse check-config --config FILE       validate a config file; exit 1 on any error
   gatehouse migrate --config FILE            create the OTRS tables that are absent
   gatehouse hash-password --crypt-type T [--login L] [--cost N]
@@ -85,12 +86,20 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("serve", stderr)
 	path := fs.String("config", "", "config file (default: the embedded default)")
 	demo := fs.Bool("demo", false, "create a demo customer company and customer user and print its password once")
+	listen := fs.String("listen", "", "override server.listen (host:port)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	cfg, ok := loadConfig(*path, stderr)
 	if !ok {
 		return 1
+	}
+	if *listen != "" {
+		// A public URL derived from the old address follows the new one.
+		if cfg.Server.PublicURL == "http://"+cfg.Server.Listen {
+			cfg.Server.PublicURL = "http://" + *listen
+		}
+		cfg.Server.Listen = *listen
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

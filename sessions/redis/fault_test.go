@@ -1,13 +1,13 @@
 package redis
 
 import (
-	"os"
-	"path/filepath"
 	"bufio"
 	"context"
 	"errors"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"

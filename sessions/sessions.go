@@ -1,5 +1,12 @@
 // Package sessions holds the session store interface, its stores (memory, redis), session
 // ids and the idle/absolute timeout policy.
+//
+// The cookie carries a session id (NewID: 256 random bits, base64url); stores only see
+// Key(id), its SHA-256. Manager applies the policy: a new id at every login, idle and
+// absolute timeouts, sliding expiry with at most one store write per TouchInterval.
+// Open picks the configured store; the stores live in sub-packages (sessions/memory,
+// sessions/redis) that register themselves, so the binary imports them for their effect.
+// Every store passes the conformance suite in sessions/storetest.
 package sessions
 
 import (

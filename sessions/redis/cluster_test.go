@@ -27,8 +27,8 @@ func TestCluster(t *testing.T) {
 	}
 	var addrs []string
 	for range 3 {
-		srv := newRedisServer(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
-		addrs = append(addrs, srv.addr())
+		srv := testenv.StartRedisServer(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
+		addrs = append(addrs, srv.Addr())
 	}
 	create := exec.Command(cli, append(append([]string{"--cluster", "create"}, addrs...), "--cluster-replicas", "0", "--cluster-yes")...)
 	if out, err := create.CombinedOutput(); err != nil {
@@ -67,11 +67,11 @@ func TestCluster(t *testing.T) {
 // throwaway master: the store finds the master by name.
 func TestSentinel(t *testing.T) {
 	t.Parallel()
-	master := newRedisServer(t)
-	host, port, _ := strings.Cut(master.addr(), ":")
-	sentinel := newRedisServerConf(t, "sentinel monitor gh-master "+host+" "+port+" 1\n", "--sentinel")
+	master := testenv.StartRedisServer(t)
+	host, port, _ := strings.Cut(master.Addr(), ":")
+	sentinel := testenv.StartRedisServerConf(t, "sentinel monitor gh-master "+host+" "+port+" 1\n", "--sentinel")
 	newStore := func(t *testing.T) *Store {
-		st, err := New(configs.Redis{Addrs: []string{sentinel.addr()}, MasterName: "gh-master", KeyPrefix: testenv.RandomName("gh_test_") + ":", Timeout: 2 * time.Second})
+		st, err := New(configs.Redis{Addrs: []string{sentinel.Addr()}, MasterName: "gh-master", KeyPrefix: testenv.RandomName("gh_test_") + ":", Timeout: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}

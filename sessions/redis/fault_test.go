@@ -1,13 +1,8 @@
 package redis
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,114 +13,15 @@ import (
 	"github.com/gatehouse-sso/gatehouse/sessions"
 )
 
-// redisServer is a throwaway redis-server process: no persistence, its own port and dir.
-type redisServer struct {
-	t    *testing.T
-	bin  string
-	port string
-	dir  string
-	args []string
-	conf string // config file, given first (Sentinel needs one it can rewrite)
-	cmd  *exec.Cmd
-}
-
-// newRedisServer starts redis-server with extra arguments. Without the binary the test
-// is skipped, or fails under GATEHOUSE_TEST_REQUIRE=1.
-func newRedisServer(t *testing.T, extra ...string) *redisServer {
-	t.Helper()
-	return newRedisServerConf(t, "", extra...)
-}
-
-// newRedisServerConf is newRedisServer with a config file written from conf first.
-func newRedisServerConf(t *testing.T, conf string, extra ...string) *redisServer {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		bin = "/usr/bin/redis-server"
-		if _, err2 := exec.LookPath(bin); err2 != nil {
-			msg := "redis-server not found (apt-get install redis-server): " + err.Error()
-			if testenv.Required() {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	_ = ln.Close()
-	r := &redisServer{t: t, bin: bin, port: port, dir: t.TempDir(), args: extra}
-	if conf != "" {
-		r.conf = filepath.Join(r.dir, "redis.conf")
-		if err := os.WriteFile(r.conf, []byte(conf), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r.start()
-	t.Cleanup(r.kill)
-	return r
-}
-
-func (r *redisServer) addr() string { return "127.0.0.1:" + r.port }
-
-// start runs the server and waits until it accepts connections.
-func (r *redisServer) start() {
-	r.t.Helper()
-	var args []string
-	if r.conf != "" {
-		args = append(args, r.conf)
-	}
-	args = append(args, "--port", r.port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", r.dir, "--daemonize", "no", "--loglevel", "warning")
-	args = append(args, r.args...)
-	r.cmd = exec.Command(r.bin, args...)
-	var out strings.Builder
-	r.cmd.Stdout, r.cmd.Stderr = &out, &out
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatalf("start redis-server: %v", err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", r.addr(), time.Second)
-		if err == nil {
-			_ = c.SetDeadline(time.Now().Add(time.Second))
-			_, _ = c.Write([]byte("PING\r\n"))
-			line, err := bufio.NewReader(c).ReadString('\n')
-			_ = c.Close()
-			// Any answer (PONG, or NOAUTH with ACLs) means it is up.
-			if err == nil && (strings.HasPrefix(line, "+PONG") || strings.HasPrefix(line, "-NOAUTH")) {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			r.kill()
-			r.t.Fatalf("redis-server on %s did not come up: %v\n%s", r.addr(), err, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// kill SIGKILLs the server (no clean shutdown) and reaps it.
-func (r *redisServer) kill() {
-	if r.cmd == nil || r.cmd.Process == nil {
-		return
-	}
-	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
-	r.cmd = nil
-}
-
 // TestRedisDownAndBack kills Redis under a live Store, checks that every operation fails
 // closed with ErrUnavailable within the timeout, restarts Redis on the same port and
 // checks that the same Store (go-redis reconnecting by itself) works again.
 //
 // Not parallel: the timing checks should not compete with other tests' process starts.
 func TestRedisDownAndBack(t *testing.T) {
-	srv := newRedisServer(t)
+	srv := testenv.StartRedisServer(t)
 	const timeout = 500 * time.Millisecond
-	st, err := New(configs.Redis{URL: "redis://" + srv.addr(), Timeout: timeout})
+	st, err := New(configs.Redis{URL: "redis://" + srv.Addr(), Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +40,7 @@ func TestRedisDownAndBack(t *testing.T) {
 		}
 	}
 
-	srv.kill()
+	srv.Kill()
 	ops := []struct {
 		name string
 		fn   func() error
@@ -173,7 +69,7 @@ func TestRedisDownAndBack(t *testing.T) {
 		t.Logf("down: %s after %v: %v", op.name, took.Round(time.Millisecond), err)
 	}
 
-	srv.start() // same port, empty (no persistence)
+	srv.Start() // same port, empty (no persistence)
 	start := time.Now()
 	var lastErr error
 	for time.Since(start) < 10*time.Second {
@@ -207,18 +103,18 @@ func TestRedisDownAndBack(t *testing.T) {
 // ACL user and the default user disabled.
 func TestCredentialsAndDB(t *testing.T) {
 	t.Parallel()
-	srv := newRedisServer(t, "--user", "default", "off", "--user", "gh", "on", ">s3cret", "~*", "&*", "+@all")
+	srv := testenv.StartRedisServer(t, "--user", "default", "off", "--user", "gh", "on", ">s3cret", "~*", "&*", "+@all")
 	ctx := context.Background()
 	tests := []struct {
 		name string
 		cfg  configs.Redis
 		ok   bool
 	}{
-		{"fields", configs.Redis{URL: "redis://" + srv.addr(), Username: "gh", Password: "s3cret", DB: 5}, true},
-		{"in url", configs.Redis{URL: "redis://gh:s3cret@" + srv.addr() + "/5"}, true},
-		{"addrs", configs.Redis{Addrs: []string{srv.addr()}, Username: "gh", Password: "s3cret", DB: 5}, true},
-		{"wrong password", configs.Redis{URL: "redis://" + srv.addr(), Username: "gh", Password: "bad-pw-123"}, false},
-		{"no credentials", configs.Redis{URL: "redis://" + srv.addr()}, false},
+		{"fields", configs.Redis{URL: "redis://" + srv.Addr(), Username: "gh", Password: "s3cret", DB: 5}, true},
+		{"in url", configs.Redis{URL: "redis://gh:s3cret@" + srv.Addr() + "/5"}, true},
+		{"addrs", configs.Redis{Addrs: []string{srv.Addr()}, Username: "gh", Password: "s3cret", DB: 5}, true},
+		{"wrong password", configs.Redis{URL: "redis://" + srv.Addr(), Username: "gh", Password: "bad-pw-123"}, false},
+		{"no credentials", configs.Redis{URL: "redis://" + srv.Addr()}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -243,7 +139,7 @@ func TestCredentialsAndDB(t *testing.T) {
 			}
 			// The key is in db 5, not db 0.
 			for db, want := range map[int]int64{0: 0, 5: 1} {
-				cli := newClientDB(t, srv.addr(), db)
+				cli := newClientDB(t, srv.Addr(), db)
 				if n := cli.client.Exists(ctx, st.sessionKey("k-"+tc.name)).Val(); n != want {
 					t.Fatalf("db %d holds %d keys, want %d", db, n, want)
 				}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/testenv"
+)
+
+// TestSessionStores runs login, a proxied request and logout against both session stores,
+// the Redis one on the real server.
+func TestSessionStores(t *testing.T) {
+	up := &recorder{}
+	srv := httptest.NewServer(up)
+	defer srv.Close()
+	dsn := testenv.SQLiteDSN(t)
+	seedOTRS(t, dialects[2], dsn)
+	for _, tc := range []struct{ name, yaml string }{
+		{"memory", "  store: memory"},
+		{"redis", fmt.Sprintf("  store: redis\n  redis: {url: \"redis://%s/0\", key_prefix: %q}", testenv.RedisAddr(t), testenv.RandomName("gh_test_")+":")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gh := start(t, e2eConfig(t, dsn, tc.yaml, srv.URL))
+			status, _, c := gh.apiLogin(t, "u-sha2", vectorPassword)
+			if status != 200 {
+				t.Fatalf("login %d", status)
+			}
+			if r := gh.get(t, "/", c, nil); r.StatusCode != 200 || up.last().Get("Remote-User") != "u-sha2" {
+				t.Fatalf("proxied %d", r.StatusCode)
+			}
+			req, _ := http.NewRequest("POST", gh.base+"/.gatehouse/logout", strings.NewReader("{}"))
+			req.Header.Set("Content-Type", "application/json")
+			req.AddCookie(c)
+			resp, err := noRedirect.Do(req)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("logout: %v %v", err, resp)
+			}
+			resp.Body.Close()
+			if r := gh.get(t, "/", c, map[string]string{"Accept": "application/json"}); r.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("after logout: %d, want 401", r.StatusCode)
+			}
+			// DestroyUser (revoking everything of one customer user) reaches every session.
+			_, _, c1 := gh.apiLogin(t, "u-sha1", vectorPassword)
+			_, _, c2 := gh.apiLogin(t, "u-sha1", vectorPassword)
+			if n, err := gh.app.sessions.DestroyUser(t.Context(), "u-sha1"); err != nil || n != 2 {
+				t.Fatalf("DestroyUser: %d %v", n, err)
+			}
+			for _, c := range []*http.Cookie{c1, c2} {
+				if r := gh.get(t, "/", c, nil); r.StatusCode != http.StatusUnauthorized {
+					t.Fatalf("revoked session answered %d", r.StatusCode)
+				}
+			}
+		})
+	}
+}
+
+// TestRedisOutage stops a real Redis under a running gatehouse: protected requests, logins
+// and readiness fail closed with 503, and everything works again once Redis is back,
+// without a restart of gatehouse.
+func TestRedisOutage(t *testing.T) {
+	up := &recorder{}
+	srv := httptest.NewServer(up)
+	defer srv.Close()
+	dsn := testenv.SQLiteDSN(t)
+	seedOTRS(t, dialects[2], dsn)
+	rs := testenv.StartRedisServer(t)
+	gh := start(t, e2eConfig(t, dsn, fmt.Sprintf("  store: redis\n  redis: {url: \"redis://%s/0\", timeout: 500ms}", rs.Addr()), srv.URL))
+	_, _, c := gh.apiLogin(t, "u-sha2", vectorPassword)
+	if r := gh.get(t, "/", c, nil); r.StatusCode != 200 {
+		t.Fatalf("before: %d", r.StatusCode)
+	}
+	rs.Kill()
+	before := up.count()
+	for _, path := range []string{"/", "/.gatehouse/userinfo", "/.gatehouse/readyz"} {
+		if r := gh.get(t, path, c, nil); r.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("%s with Redis down: %d, want 503", path, r.StatusCode)
+		}
+	}
+	if status, _, _ := gh.apiLogin(t, "u-sha2", vectorPassword); status != http.StatusServiceUnavailable {
+		t.Errorf("login with Redis down: %d, want 503", status)
+	}
+	if up.count() != before {
+		t.Fatal("a request reached the upstream while the session store was down")
+	}
+	rs.Start() // same port; Redis kept nothing, so the old session is gone
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		status, _, c2 := gh.apiLogin(t, "u-sha2", vectorPassword)
+		if status == 200 {
+			if r := gh.get(t, "/", c2, nil); r.StatusCode != 200 {
+				t.Fatalf("after recovery: %d", r.StatusCode)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery within 10 s: login %d", status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if r := gh.get(t, "/", c, nil); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("session lost with Redis: %d, want 401", r.StatusCode)
+	}
+}

@@ -98,7 +98,7 @@ type upstream struct {
 	n    int
 }
 
-func newUpstream(t *testing.T) *upstream {
+func newUpstream(t testing.TB) *upstream {
 	u := &upstream{}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -120,7 +120,7 @@ func (u *upstream) request() *http.Request {
 }
 
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	gw       *Gateway
 	base     string
 	up       *upstream
@@ -146,7 +146,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newHarness(t *testing.T, edit func(*configs.Config)) *harness {
+func newHarness(t testing.TB, edit func(*configs.Config)) *harness {
 	t.Helper()
 	up := newUpstream(t)
 	cfg := configs.Default()

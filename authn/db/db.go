@@ -14,6 +14,12 @@ import (
 	"github.com/gatehouse-sso/gatehouse/directory/sqldb"
 )
 
+// Checker checks a password against a stored value; *passwd.Pool is the one used in
+// production (bounded, so a login flood cannot starve the proxy).
+type Checker interface {
+	Check(ctx context.Context, stored, password, login string, plain bool) (bool, error)
+}
+
 // Module is the DB auth module.
 type Module struct {
 	name  string
@@ -21,12 +27,12 @@ type Module struct {
 	query string
 	plain bool
 	dummy string
-	pool  *passwd.Pool
+	pool  Checker
 }
 
 // New builds the module on db. Table and column names were validated as identifiers by the
 // config; they are checked and quoted again here.
-func New(cfg configs.AuthModule, db *sqldb.DB, pool *passwd.Pool) (*Module, error) {
+func New(cfg configs.AuthModule, db *sqldb.DB, pool Checker) (*Module, error) {
 	for what, id := range map[string]string{"table": cfg.Table, "customer_key": cfg.CustomerKey, "customer_password": cfg.CustomerPassword} {
 		if !sqldb.ValidIdent(id) {
 			return nil, fmt.Errorf("auth module %s: %s %q is not a plain SQL identifier", cfg.Name, what, id)

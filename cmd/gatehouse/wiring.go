@@ -18,8 +18,8 @@ import (
 	"github.com/gatehouse-sso/gatehouse/directory/sqldb"
 	"github.com/gatehouse-sso/gatehouse/gateway"
 	"github.com/gatehouse-sso/gatehouse/sessions"
-	_ "github.com/gatehouse-sso/gatehouse/sessions/memory" // sessions.store: memory
-	_ "github.com/gatehouse-sso/gatehouse/sessions/redis"  // sessions.store: redis
+	_ "github.com/gatehouse-sso/gatehouse/sessions/memory"            // sessions.store: memory
+	sessionsredis "github.com/gatehouse-sso/gatehouse/sessions/redis" // sessions.store: redis
 )
 
 // application is gatehouse wired from a config.
@@ -127,6 +127,7 @@ func migrateAll(ctx context.Context, cfg *configs.Config, out io.Writer) error {
 // build wires the whole gateway from cfg.
 func build(ctx context.Context, cfg *configs.Config, logOut io.Writer) (*application, error) {
 	log := newLogger(cfg.Log, logOut)
+	sessionsredis.UseLogger(log)
 	app, err := openSources(ctx, cfg, log, nil)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -16,6 +17,10 @@ func (l slogLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.WarnContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
 }
 
-// UseLogger sends go-redis's log lines to log. go-redis has one process-wide logger, so the
-// binary calls this once at start.
-func UseLogger(log *slog.Logger) { goredis.SetLogger(slogLogger{log: log}) }
+var loggerOnce sync.Once
+
+// UseLogger sends go-redis's log lines to log. go-redis has one process-wide logger that it
+// reads without locking, so only the first call takes effect (the binary calls it at start).
+func UseLogger(log *slog.Logger) {
+	loggerOnce.Do(func() { goredis.SetLogger(slogLogger{log: log}) })
+}

@@ -105,11 +105,8 @@ func (g *Gateway) errorHandler(c *fiber.Ctx, err error) error {
 }
 
 func httpStatusText(code int) string {
-	if t := utilsStatusMessage(code); t != "" {
+	if t := http.StatusText(code); t != "" {
 		return t
 	}
 	return "Error"
 }
-
-// utilsStatusMessage is net/http's status text (fiber's own table is internal).
-func utilsStatusMessage(code int) string { return http.StatusText(code) }

@@ -58,6 +58,9 @@ func (g *Gateway) proxy(c *fiber.Ctx) error {
 		req.Header.Del(fiber.HeaderCookie)
 	}
 	g.setForwarded(c)
+	if rid, ok := c.Locals(localRequestID).(string); ok {
+		req.Header.Set(headerRequestID, rid)
+	}
 
 	if isUpgrade(&req.Header) {
 		return g.tunnel(c, rt)

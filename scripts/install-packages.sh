@@ -2,6 +2,7 @@
 # Installs (with apt-get) the Debian packages the test suite needs, but only those missing.
 #
 #   scripts/install-packages.sh [EXTRA_PACKAGE...]
+#   scripts/install-packages.sh bench     # also BENCH_PACKAGES, the load benchmark's tools
 #
 # Idempotent: when everything is installed it only says so (no apt-get update, no root needed).
 # As non-root it lists what is missing and exits 1.
@@ -20,7 +21,18 @@ PACKAGES=(
 	curl
 	gcc libc6-dev # cgo, needed by `go test -race`
 )
-PACKAGES+=("$@")
+# The load benchmark's tools (scripts/bench.sh), added by the argument `bench`.
+BENCH_PACKAGES=(
+	wrk   # HTTP load generator
+	nginx # the reference proxy gatehouse is compared with
+)
+for arg in "$@"; do
+	if [ "$arg" = bench ]; then
+		PACKAGES+=("${BENCH_PACKAGES[@]}")
+	else
+		PACKAGES+=("$arg")
+	fi
+done
 
 log() { printf 'install-packages: %s\n' "$*"; }
 

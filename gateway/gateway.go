@@ -45,6 +45,9 @@ type Deps struct {
 	Ready map[string]func(context.Context) error
 	// Logger receives structured logs.
 	Logger *slog.Logger
+	// AccessLog receives one line per request; nil turns the access log off. It is separate
+	// from Logger so that log.level (say, warn) does not silence it.
+	AccessLog *slog.Logger
 	// Metrics are registered on the admin listener; nil creates new ones.
 	Metrics *Metrics
 }
@@ -65,7 +68,7 @@ type Gateway struct {
 	headers   []claimHeader
 	cookie    cookieSpec
 	echo      *echoServer
-	accessLog bool
+	access    *slog.Logger
 }
 
 // New builds the gateway; nothing listens until Serve.
@@ -89,7 +92,7 @@ func New(d Deps) (*Gateway, error) {
 		publicURL: pub,
 		redirects: newRedirectPolicy(pub, cfg.Portal.AllowedRedirectHosts),
 		cookie:    newCookieSpec(cfg),
-		accessLog: cfg.Log.AccessLog == nil || *cfg.Log.AccessLog,
+		access:    d.AccessLog,
 	}
 	for _, p := range cfg.Server.TrustedProxies {
 		pfx, err := parsePrefix(p)

@@ -177,7 +177,7 @@ func newHarness(t testing.TB, edit func(*configs.Config)) *harness {
 	}
 	store := &flakyStore{Store: memory.New()}
 	mgr := sessions.NewManager(store, cfg.Sessions.IdleTimeout, cfg.Sessions.MaxLifetime)
-	gw, err := New(Deps{Config: cfg, Chain: chain, Groups: fakeGroups{}, Sessions: mgr, Logger: log,
+	gw, err := New(Deps{Config: cfg, Chain: chain, Groups: fakeGroups{}, Sessions: mgr, Logger: log, AccessLog: log,
 		Ready: map[string]func(context.Context) error{"sessions": store.Ping}})
 	if err != nil {
 		t.Fatal(err)

@@ -48,10 +48,10 @@ func (g *Gateway) middleware(c *fiber.Ctx) (err error) {
 		d := time.Since(start)
 		g.metrics.requests.WithLabelValues(routeName, strconv.Itoa(status)).Inc()
 		g.metrics.duration.WithLabelValues(routeName).Observe(d.Seconds())
-		if g.accessLog {
+		if g.access != nil {
 			login, _ := c.Locals(localLogin).(string)
 			// The path only: queries may carry secrets (tokens, codes) and never reach the log.
-			g.log.LogAttrs(context.Background(), slog.LevelInfo, "request",
+			g.access.LogAttrs(context.Background(), slog.LevelInfo, "request",
 				slog.String("request_id", rid),
 				slog.String("method", c.Method()),
 				slog.String("path", string(c.Request().URI().Path())),

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -36,7 +37,15 @@ type child struct {
 
 type lineBuffer struct {
 	lines chan string
+	mu    sync.Mutex
 	all   strings.Builder
+}
+
+// String is everything read so far.
+func (b *lineBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.all.String()
 }
 
 func newLineBuffer(r io.Reader) *lineBuffer {
@@ -44,7 +53,9 @@ func newLineBuffer(r io.Reader) *lineBuffer {
 	go func() {
 		sc := bufio.NewScanner(r)
 		for sc.Scan() {
+			b.mu.Lock()
 			b.all.WriteString(sc.Text() + "\n")
+			b.mu.Unlock()
 			select {
 			case b.lines <- sc.Text():
 			default:
@@ -53,6 +64,18 @@ func newLineBuffer(r io.Reader) *lineBuffer {
 		close(b.lines)
 	}()
 	return b
+}
+
+// eventually reports whether re matches the output within d (lines arrive through a pipe).
+func (b *lineBuffer) eventually(re *regexp.Regexp, d time.Duration) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
+		if re.MatchString(b.String()) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
 }
 
 // waitFor returns the first line matching re within d.
@@ -111,7 +134,7 @@ func startChild(t *testing.T, dir, addr string, args ...string) *child {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("gatehouse did not come up on %s; stderr:\n%s", addr, c.stderr.all.String())
+	t.Fatalf("gatehouse did not come up on %s; stderr:\n%s", addr, c.stderr.String())
 	return nil
 }
 

@@ -38,6 +38,19 @@ type application struct {
 func newLogger(cfg configs.Log, w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(cfg.Level))
+	return newLoggerAt(cfg, w, lvl)
+}
+
+// newAccessLogger is the access log: the same output and format, always at info, so that
+// log.level does not silence it; nil when log.access_log is false.
+func newAccessLogger(cfg configs.Log, w io.Writer) *slog.Logger {
+	if cfg.AccessLog != nil && !*cfg.AccessLog {
+		return nil
+	}
+	return newLoggerAt(cfg, w, slog.LevelInfo).With("log", "access")
+}
+
+func newLoggerAt(cfg configs.Log, w io.Writer, lvl slog.Level) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: lvl}
 	if cfg.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
@@ -176,6 +189,7 @@ func build(ctx context.Context, cfg *configs.Config, logOut io.Writer) (*applica
 	}
 	app.gateway, err = gateway.New(gateway.Deps{
 		Config: cfg, Chain: chain, Groups: groups, Sessions: app.sessions, Ready: ready, Logger: log, Metrics: metrics,
+		AccessLog: newAccessLogger(cfg.Log, logOut),
 	})
 	if err != nil {
 		return fail(err)

@@ -51,7 +51,7 @@ func readGolden(t *testing.T, name string) []goldenLine {
 func TestGoldenCrypt(t *testing.T) {
 	var failures, big, bsdi, modular int
 	for _, g := range readGolden(t, "crypt.golden") {
-		if slowBSDi(g.salt) && testing.Short() {
+		if slowBSDi(g.salt) && (testing.Short() || raceDetector) {
 			continue
 		}
 		got, ok := libxcrypt(g.password, g.salt)

@@ -163,14 +163,19 @@ type Require struct {
 	CustomerIDs []string `yaml:"customer_ids"`
 }
 
-// AuthModule is one link of the customer authentication chain.
-// Fields apply to the module named; validation refuses keys of other modules.
+// AuthModule is one link of the customer authentication chain (Customer::AuthModule<Count>).
+// Fields apply to the module(s) named in their comment; validation refuses keys of other modules.
+// OTRS keys are written Customer::AuthModule::<Module>::<Key><Count>; the comments leave out
+// the Count.
 type AuthModule struct {
-	// Module is the module type: db.
+	// Module is the module type (Customer::AuthModule): db (Kernel::System::CustomerAuth::DB),
+	// ldap (::LDAP), radius (::Radius), http_basic_auth (::HTTPBasicAuth) or oidc (gatehouse only).
 	Module string `yaml:"module"`
-	// Name identifies the module in logs and metrics; default: module plus slot.
+	// Name identifies the module in logs and metrics; default: module plus slot ("db", "ldap1").
+	// An oidc module's name is a URL path segment (/.gatehouse/oidc/{name}/start): ^[a-z0-9][a-z0-9_-]*$.
 	Name string `yaml:"name"`
-	// Die turns a fault of this module into 503 instead of trying the next module.
+	// Die turns a fault of this module into 503 instead of trying the next module
+	// (Customer::AuthModule::<Module>::Die; any module).
 	Die bool `yaml:"die"`
 
 	// DSN is Customer::AuthModule::DB::DSN; empty takes the first db data source's dsn (db).
@@ -186,22 +191,157 @@ type AuthModule struct {
 	CryptType string `yaml:"crypt_type"`
 	// BcryptCost is Customer::AuthModule::DB::bcryptCost, clamped to 9..31 (db).
 	BcryptCost int `yaml:"bcrypt_cost"`
+
+	// Host is Customer::AuthModule::LDAP::Host / ::Radius::Host, tried in this order (failover).
+	// ldap: URLs ldap://host[:port] or ldaps://host[:port]; radius: host[:port], after Parse always
+	// with a port (default 1812). A single value is accepted for a one-element list (ldap, radius).
+	Host []string `yaml:"host"`
+	// Timeout bounds each connection attempt and request to one host; default 5s (ldap, radius;
+	// Radius.pm's fixed 5 s).
+	Timeout time.Duration `yaml:"timeout"`
+	// Replace is Customer::AuthModule::HTTPBasicAuth::Replace: a literal prefix removed from the
+	// login (s/^\Q…\E//) (http_basic_auth, oidc).
+	Replace string `yaml:"replace"`
+	// ReplaceRegexp is Customer::AuthModule::HTTPBasicAuth::ReplaceRegExp: applied once after Replace,
+	// the match replaced by its first capture group (s/<re>/$1/); Go RE2 syntax (http_basic_auth, oidc).
+	ReplaceRegexp string `yaml:"replace_regexp"`
+	// Password is Customer::AuthModule::Radius::Password, the RADIUS shared secret (radius).
+	Password string `yaml:"password"`
+	// PasswordFile reads Password from a file (radius).
+	PasswordFile string `yaml:"password_file"`
+
+	// BaseDN is Customer::AuthModule::LDAP::BaseDN, where users are searched (sub scope); it may be
+	// empty (ldap).
+	BaseDN string `yaml:"base_dn"`
+	// UID is Customer::AuthModule::LDAP::UID, the login attribute (uid, sAMAccountName) (ldap).
+	UID string `yaml:"uid"`
+	// SearchUserDN is Customer::AuthModule::LDAP::SearchUserDN; empty binds anonymously for the
+	// search (ldap).
+	SearchUserDN string `yaml:"search_user_dn"`
+	// SearchUserPw is Customer::AuthModule::LDAP::SearchUserPw (ldap).
+	SearchUserPw string `yaml:"search_user_pw"`
+	// SearchUserPwFile reads SearchUserPw from a file (ldap).
+	SearchUserPwFile string `yaml:"search_user_pw_file"`
+	// AlwaysFilter is Customer::AuthModule::LDAP::AlwaysFilter, ANDed to the user search, e.g.
+	// (objectclass=inetOrgPerson) (ldap).
+	AlwaysFilter string `yaml:"always_filter"`
+	// UserSuffix is Customer::AuthModule::LDAP::UserSuffix, appended to the login (@example.com);
+	// the login with the suffix is what the customer-user lookup uses (ldap).
+	UserSuffix string `yaml:"user_suffix"`
+	// GroupDN is Customer::AuthModule::LDAP::GroupDN: the group entry the user must be in; only
+	// together with AccessAttr (ldap).
+	GroupDN string `yaml:"group_dn"`
+	// AccessAttr is Customer::AuthModule::LDAP::AccessAttr, the group's member attribute
+	// (memberUid, member, uniqueMember); only together with GroupDN (ldap).
+	AccessAttr string `yaml:"access_attr"`
+	// UserAttr is Customer::AuthModule::LDAP::UserAttr: what AccessAttr holds, UID (the login) or
+	// DN (the user's DN); default DN (ldap).
+	UserAttr string `yaml:"user_attr"`
+	// StartTLS upgrades ldap:// connections with StartTLS (OTRS: Net::LDAP start_tls) (ldap).
+	StartTLS bool `yaml:"start_tls"`
+	// CAFile is a PEM file of CA certificates for ldaps:// and StartTLS; empty uses the system's (ldap).
+	CAFile string `yaml:"ca_file"`
+	// InsecureSkipVerify skips TLS certificate verification; for tests only (ldap).
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// Charset is Customer::AuthModule::LDAP::Charset, the directory's character set, any name
+	// golang.org/x/text/encoding/ianaindex knows; default utf-8 (ldap).
+	Charset string `yaml:"charset"`
+	// Params is Customer::AuthModule::LDAP::Params, the Net::LDAP->new options (ldap).
+	Params LDAPParams `yaml:"params"`
+
+	// Retries is how often a request is sent again to the same host before the next one; Radius.pm
+	// sends once (0, the default), at most 5 (radius).
+	Retries int `yaml:"retries"`
+	// NASIdentifier is sent as NAS-Identifier; empty sends none (Radius.pm sends NAS-IP-Address only) (radius).
+	NASIdentifier string `yaml:"nas_identifier"`
+	// RequireMessageAuthenticator sends Message-Authenticator and refuses responses without a valid one
+	// (BlastRADIUS, CVE-2024-3596); default true. Radius.pm does neither (radius).
+	RequireMessageAuthenticator *bool `yaml:"require_message_authenticator"`
+
+	// Header is the request header with the login, set by a trusted proxy (Apache REMOTE_USER as
+	// OTRS reads it, nginx auth_basic, Kerberos); believed only from server.trusted_proxies;
+	// default Remote-User (http_basic_auth).
+	Header string `yaml:"header"`
+	// RequiredLoginHeader names a header that must be present too (gateway only; no OTRS version
+	// has it) (http_basic_auth).
+	RequiredLoginHeader string `yaml:"required_login_header"`
+	// RequiredLoginHeaderValue is the exact value RequiredLoginHeader must have (http_basic_auth).
+	RequiredLoginHeaderValue string `yaml:"required_login_header_value"`
+	// RequiredLoginHeaderValueRegexp is a Go RE2 regular expression RequiredLoginHeader's value must
+	// match; not together with RequiredLoginHeaderValue (http_basic_auth).
+	RequiredLoginHeaderValueRegexp string `yaml:"required_login_header_value_regexp"`
+	// Session makes a header-authenticated request create a session (cookie); false authenticates
+	// every request by the header alone. Default true (http_basic_auth).
+	Session *bool `yaml:"session"`
+
+	// Issuer is the OpenID Provider's issuer URL (discovery at /.well-known/openid-configuration);
+	// required; https:// unless the host is loopback (oidc).
+	Issuer string `yaml:"issuer"`
+	// ClientID is the OAuth client id; required (oidc).
+	ClientID string `yaml:"client_id"`
+	// ClientSecret is the OAuth client secret; empty for a public client (PKCE) (oidc).
+	ClientSecret string `yaml:"client_secret"`
+	// ClientSecretFile reads ClientSecret from a file (oidc).
+	ClientSecretFile string `yaml:"client_secret_file"`
+	// Scopes are requested; default [openid, profile, email]; must contain openid (oidc).
+	Scopes []string `yaml:"scopes"`
+	// RedirectURL is the callback registered at the provider; default
+	// <server.public_url>/.gatehouse/oidc/<name>/callback (oidc).
+	RedirectURL string `yaml:"redirect_url"`
+	// LoginClaim is the ID token claim used as the login: preferred_username, email or sub;
+	// default preferred_username (oidc).
+	LoginClaim string `yaml:"login_claim"`
+	// AllowUnverifiedEmail accepts an email claim whose email_verified is not true (oidc).
+	AllowUnverifiedEmail bool `yaml:"allow_unverified_email"`
+	// Label is the login page's button text; default "Sign in with <name>" (oidc).
+	Label string `yaml:"label"`
+	// AutoCreate creates an unknown customer user in AutoCreateSource on first login (oidc).
+	AutoCreate bool `yaml:"auto_create"`
+	// DefaultCustomerID is the UserCustomerID of auto-created customer users; required with
+	// AutoCreate (oidc).
+	DefaultCustomerID string `yaml:"default_customer_id"`
+	// AutoCreateSource names the writable db customer_user source auto-created users go to;
+	// default (with AutoCreate) the first db source (oidc).
+	AutoCreateSource string `yaml:"auto_create_source"`
+	// ProviderLogout sends the browser to the provider's end_session_endpoint on logout (oidc).
+	ProviderLogout bool `yaml:"provider_logout"`
+	// AcceptBearer authenticates API requests with "Authorization: Bearer <access token>" issued by
+	// the provider (a JWT, checked against BearerAudiences) (oidc).
+	AcceptBearer bool `yaml:"accept_bearer"`
+	// BearerAudiences are the aud values a bearer token must have one of; default [client_id] (oidc).
+	BearerAudiences []string `yaml:"bearer_audiences"`
+	// SigningAlgorithms are the accepted ID and bearer token signature algorithms; only asymmetric
+	// ones (RS*, PS*, ES*, EdDSA); default [RS256, ES256, PS256, EdDSA] (oidc).
+	SigningAlgorithms []string `yaml:"signing_algorithms"`
+}
+
+// LDAPParams are the Net::LDAP->new options of OTRS's LDAP Params (port, timeout, version).
+type LDAPParams struct {
+	// Port is Net::LDAP's port: used for host URLs without a port; 0 takes 389 (ldap://) or 636 (ldaps://).
+	Port int `yaml:"port"`
+	// Timeout is Net::LDAP's timeout: when set, it overrides the module's or source's timeout for connecting.
+	Timeout time.Duration `yaml:"timeout"`
+	// Version is the LDAP protocol version; only 3 is supported (0 means 3).
+	Version int `yaml:"version"`
 }
 
 // CustomerUserSource is one customer-user data source (Kernel::System::CustomerUser::*).
 type CustomerUserSource struct {
 	// Name is the source's label, reported in X-Customer-User-Source.
 	Name string `yaml:"name"`
-	// Module is the back end: db.
+	// Module is the back end: db (Kernel::System::CustomerUser::DB) or ldap (::LDAP, read-only).
 	Module string `yaml:"module"`
 	// Params are the back end's connection parameters.
 	Params SourceParams `yaml:"params"`
-	// CustomerKey is the login column.
+	// CustomerKey is CustomerKey: the login column (db) or attribute (ldap; default uid).
 	CustomerKey string `yaml:"customer_key"`
-	// CustomerID is the primary customer id column.
+	// CustomerID is CustomerID: the primary customer id column (db) or attribute (ldap; default mail).
 	CustomerID string `yaml:"customer_id"`
-	// CustomerValid is the validity column; empty means no validity.
+	// CustomerValid is CustomerValid, the validity column; empty means no validity (db).
 	CustomerValid string `yaml:"customer_valid"`
+	// CustomerUserValidFilter is CustomerUserValidFilter, an LDAP filter ANDed to searches only (as
+	// in OTRS: not to lookups, so it does not block login), e.g. (!(description=gesperrt)) (ldap).
+	CustomerUserValidFilter string `yaml:"customer_user_valid_filter"`
 	// CustomerUserListFields are the columns shown in lists (email last).
 	CustomerUserListFields []string `yaml:"customer_user_list_fields"`
 	// CustomerUserSearchFields are the columns searched by the search syntax.
@@ -224,7 +364,8 @@ type CustomerUserSource struct {
 	CustomerUserExcludePrimaryCustomerID bool `yaml:"customer_user_exclude_primary_customer_id"`
 	// CustomerCompanySupport merges the customer company record under the customer user's.
 	CustomerCompanySupport bool `yaml:"customer_company_support"`
-	// ReadOnly refuses writes through gatehouse.
+	// ReadOnly refuses writes through gatehouse. LDAP sources are always read-only (default true;
+	// false is an error).
 	ReadOnly bool `yaml:"read_only"`
 	// CacheTTL caches lookups this long; 0 (the default, also when nil) disables the cache. Writes
 	// drop it. OTRS caches 24h, but a gateway beside OTRS would not see OTRS's own direct writes
@@ -234,24 +375,54 @@ type CustomerUserSource struct {
 	Map []MapRow `yaml:"map"`
 }
 
-// SourceParams are a data source's connection parameters.
+// SourceParams are a data source's connection parameters (OTRS's Params).
 type SourceParams struct {
-	// DSN picks the driver by scheme: postgres://, mysql://, sqlite://.
+	// DSN picks the driver by scheme: postgres://, mysql://, sqlite:// (db).
 	DSN string `yaml:"dsn"`
-	// DSNFile reads DSN from a file (it may contain a password).
+	// DSNFile reads DSN from a file (it may contain a password) (db).
 	DSNFile string `yaml:"dsn_file"`
-	// Table is the customer-user table.
+	// Table is the customer-user table (db).
 	Table string `yaml:"table"`
-	// CaseSensitive makes login lookups exact instead of LOWER(col)=LOWER(?).
+	// CaseSensitive makes login lookups exact instead of LOWER(col)=LOWER(?) (db).
 	CaseSensitive bool `yaml:"case_sensitive"`
-	// SearchCaseSensitive makes searches exact-case.
+	// SearchCaseSensitive makes searches exact-case (db).
 	SearchCaseSensitive bool `yaml:"search_case_sensitive"`
-	// ForeignDB means the table has no create_*/change_* columns.
+	// ForeignDB means the table has no create_*/change_* columns (db).
 	ForeignDB bool `yaml:"foreign_db"`
-	// GroupsTable is the groups table: permission_groups (Znuny) or groups (OTRS 6).
+	// GroupsTable is the groups table: permission_groups (Znuny) or groups (OTRS 6) (db).
 	GroupsTable string `yaml:"groups_table"`
-	// MaxOpenConns bounds the connection pool.
+	// MaxOpenConns bounds the connection pool (db).
 	MaxOpenConns int `yaml:"max_open_conns"`
+
+	// Host is Params->{Host}: ldap:// or ldaps:// URLs, tried in this order (failover); a single
+	// value is accepted for a one-element list; required (ldap).
+	Host []string `yaml:"host"`
+	// BaseDN is Params->{BaseDN}, where customer users are searched; required (ldap).
+	BaseDN string `yaml:"base_dn"`
+	// SScope is Params->{SSCOPE}, the search scope: sub, one or base; default sub (ldap).
+	SScope string `yaml:"sscope"`
+	// UserDN is Params->{UserDN}, the DN to bind as; empty binds anonymously (ldap).
+	UserDN string `yaml:"user_dn"`
+	// UserPw is Params->{UserPw} (ldap).
+	UserPw string `yaml:"user_pw"`
+	// UserPwFile reads UserPw from a file (ldap).
+	UserPwFile string `yaml:"user_pw_file"`
+	// AlwaysFilter is Params->{AlwaysFilter}, ANDed to every search and lookup, e.g.
+	// (objectclass=inetOrgPerson) (ldap).
+	AlwaysFilter string `yaml:"always_filter"`
+	// SourceCharset is Params->{SourceCharset}, the directory's character set, any name
+	// golang.org/x/text/encoding/ianaindex knows; default utf-8 (ldap).
+	SourceCharset string `yaml:"source_charset"`
+	// Die is Params->{Die}: a fault of this source gives 503 instead of skipping the source (ldap).
+	Die bool `yaml:"die"`
+	// StartTLS upgrades ldap:// connections with StartTLS (ldap).
+	StartTLS bool `yaml:"start_tls"`
+	// CAFile is a PEM file of CA certificates for ldaps:// and StartTLS; empty uses the system's (ldap).
+	CAFile string `yaml:"ca_file"`
+	// InsecureSkipVerify skips TLS certificate verification; for tests only (ldap).
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// Params is Params->{Params}, the Net::LDAP->new options (ldap).
+	Params LDAPParams `yaml:"params"`
 }
 
 // MapRow is one row of the OTRS Map. In YAML it is written as OTRS writes it,
@@ -267,7 +438,7 @@ type MapRow struct {
 	Var string
 	// Label is shown in forms.
 	Label string
-	// Storage is the column (or LDAP attribute).
+	// Storage is the column (db) or LDAP attribute (ldap).
 	Storage string
 	// Shown displays the field.
 	Shown bool

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -35,6 +36,28 @@ const (
 	DefaultCryptType = "bcrypt"
 	// DefaultBcryptCost is Customer::AuthModule::DB::bcryptCost's default.
 	DefaultBcryptCost = 12
+	// DefaultLDAPSourceName is an ldap customer_user source's default name; as for db sources,
+	// sources after the first get the slot number appended ("LDAP Backend 1").
+	DefaultLDAPSourceName = "LDAP Backend"
+	// DefaultLDAPTimeout is customer_auth[].timeout's default for ldap modules.
+	DefaultLDAPTimeout = 5 * time.Second
+	// DefaultRadiusTimeout is customer_auth[].timeout's default for radius modules (Radius.pm's 5 s).
+	DefaultRadiusTimeout = 5 * time.Second
+	// DefaultRadiusPort is the port of a radius host given without one (/etc/services radius).
+	DefaultRadiusPort = "1812"
+	// DefaultLoginHeader is customer_auth[].header's default for http_basic_auth modules: the
+	// header OTRS's HTTPBasicAuth falls back to (HTTP_REMOTE_USER).
+	DefaultLoginHeader = "Remote-User"
+	// DefaultCharset is the default of an ldap module's charset and an ldap source's source_charset.
+	DefaultCharset = "utf-8"
+)
+
+// Default lists of the oidc module.
+var (
+	// DefaultOIDCScopes is customer_auth[].scopes' default for oidc modules.
+	DefaultOIDCScopes = []string{"openid", "profile", "email"}
+	// DefaultOIDCSigningAlgorithms is customer_auth[].signing_algorithms' default for oidc modules.
+	DefaultOIDCSigningAlgorithms = []string{"RS256", "ES256", "PS256", "EdDSA"}
 )
 
 // MaxSlots is the number of customer_auth modules and customer_user sources, as OTRS's
@@ -73,6 +96,25 @@ func DefaultMap() []MapRow {
 		row("UserCountry", "Country", "country", true, false, "var"),
 		row("UserComment", "Comment", "comments", true, false, "var"),
 		row("ValidID", "Valid", "valid_id", false, true, "int"),
+	}
+}
+
+// DefaultLDAPMap returns the OTRS default Map of Kernel::System::CustomerUser::LDAP (the LDAP example
+// in Kernel/Config/Defaults.pm), used for an ldap source that sets no map.
+func DefaultLDAPMap() []MapRow {
+	row := func(v, label, storage string, shown, required bool) MapRow {
+		return MapRow{Var: v, Label: label, Storage: storage, Shown: shown, Required: required, Type: "var"}
+	}
+	return []MapRow{
+		row("UserTitle", "Title or salutation", "title", true, false),
+		row("UserFirstname", "Firstname", "givenname", true, true),
+		row("UserLastname", "Lastname", "sn", true, true),
+		row("UserLogin", "Username", "uid", true, true),
+		row("UserEmail", "Email", "mail", true, true),
+		row("UserCustomerID", "CustomerID", "mail", false, true),
+		row("UserPhone", "Phone", "telephonenumber", true, false),
+		row("UserAddress", "Address", "postaladdress", true, false),
+		row("UserComment", "Comment", "description", true, false),
 	}
 }
 
@@ -197,30 +239,27 @@ func applyDefaults(c *Config, present map[string]bool) {
 	d.int(&l.UpstreamMaxConns, "limits.upstream_max_conns", 1024)
 }
 
-// defaultSource fills a customer_user source; db sources get OTRS's Kernel/Config/Defaults.pm values.
+// defaultSource fills a customer_user source; db and ldap sources get OTRS's Kernel/Config/Defaults.pm values.
 func defaultSource(d defaulter, s *CustomerUserSource, i int) {
 	p := fmt.Sprintf("customer_user[%d]", i)
 	if s.Name == "" && !d[p+".name"] {
 		s.Name = DefaultSourceName
+		if s.Module == "ldap" {
+			s.Name = DefaultLDAPSourceName
+		}
 		if i > 0 {
 			s.Name += " " + Slot(i)
 		}
 	}
-	if s.Module != "db" {
+	switch s.Module {
+	case "db":
+		defaultSourceDB(d, s, p)
+	case "ldap":
+		defaultSourceLDAP(d, s, p)
+	default:
 		return
 	}
-	d.str(&s.Params.Table, p+".params.table", "customer_user")
-	d.str(&s.Params.GroupsTable, p+".params.groups_table", "permission_groups") // OTRS 6: groups
-	d.str(&s.CustomerKey, p+".customer_key", "login")
-	d.str(&s.CustomerID, p+".customer_id", "customer_id")
-	d.str(&s.CustomerValid, p+".customer_valid", "valid_id")
-	d.list(&s.CustomerUserListFields, p+".customer_user_list_fields", "first_name", "last_name", "email")
-	d.list(&s.CustomerUserSearchFields, p+".customer_user_search_fields", "login", "first_name", "last_name", "customer_id")
-	d.str(&s.CustomerUserSearchPrefix, p+".customer_user_search_prefix", "*")
 	d.str(&s.CustomerUserSearchSuffix, p+".customer_user_search_suffix", "*")
-	d.int(&s.CustomerUserSearchListLimit, p+".customer_user_search_list_limit", 250)
-	d.list(&s.CustomerUserPostmasterSearchFields, p+".customer_user_postmaster_search_fields", "email")
-	d.list(&s.CustomerUserNameFields, p+".customer_user_name_fields", "title", "first_name", "last_name")
 	if s.CustomerUserNameFieldsJoin == nil {
 		s.CustomerUserNameFieldsJoin = ptr(" ")
 	}
@@ -231,38 +270,125 @@ func defaultSource(d defaulter, s *CustomerUserSource, i int) {
 	if s.CacheTTL == nil {
 		s.CacheTTL = ptr(time.Duration(0))
 	}
-	if len(s.Map) == 0 && !d[p+".map"] {
-		s.Map = DefaultMap()
-	}
 	for j := range s.Map {
 		d.str(&s.Map[j].Type, fmt.Sprintf("%s.map[%d].type", p, j), "var")
 	}
 }
 
-// defaultAuth fills a customer_auth module; db modules get OTRS's Customer::AuthModule::DB values
-// and, without a dsn, the first db data source's.
+func defaultSourceDB(d defaulter, s *CustomerUserSource, p string) {
+	d.str(&s.Params.Table, p+".params.table", "customer_user")
+	d.str(&s.Params.GroupsTable, p+".params.groups_table", "permission_groups") // OTRS 6: groups
+	d.str(&s.CustomerKey, p+".customer_key", "login")
+	d.str(&s.CustomerID, p+".customer_id", "customer_id")
+	d.str(&s.CustomerValid, p+".customer_valid", "valid_id")
+	d.list(&s.CustomerUserListFields, p+".customer_user_list_fields", "first_name", "last_name", "email")
+	d.list(&s.CustomerUserSearchFields, p+".customer_user_search_fields", "login", "first_name", "last_name", "customer_id")
+	d.str(&s.CustomerUserSearchPrefix, p+".customer_user_search_prefix", "*")
+	d.int(&s.CustomerUserSearchListLimit, p+".customer_user_search_list_limit", 250)
+	d.list(&s.CustomerUserPostmasterSearchFields, p+".customer_user_postmaster_search_fields", "email")
+	d.list(&s.CustomerUserNameFields, p+".customer_user_name_fields", "title", "first_name", "last_name")
+	if len(s.Map) == 0 && !d[p+".map"] {
+		s.Map = DefaultMap()
+	}
+}
+
+// defaultSourceLDAP fills an ldap source with the values of OTRS's LDAP example in Defaults.pm
+// and the LDAP.pm code defaults (search prefix "", suffix "*", limit 200).
+func defaultSourceLDAP(d defaulter, s *CustomerUserSource, p string) {
+	d.str(&s.Params.SScope, p+".params.sscope", "sub")
+	d.str(&s.Params.SourceCharset, p+".params.source_charset", DefaultCharset)
+	d.str(&s.CustomerKey, p+".customer_key", "uid")
+	d.str(&s.CustomerID, p+".customer_id", "mail")
+	d.list(&s.CustomerUserListFields, p+".customer_user_list_fields", "cn", "mail")
+	d.list(&s.CustomerUserSearchFields, p+".customer_user_search_fields", "uid", "cn", "mail")
+	d.int(&s.CustomerUserSearchListLimit, p+".customer_user_search_list_limit", 200)
+	d.list(&s.CustomerUserPostmasterSearchFields, p+".customer_user_postmaster_search_fields", "mail")
+	d.list(&s.CustomerUserNameFields, p+".customer_user_name_fields", "givenname", "sn")
+	// LDAP is always read-only (OTRS's LDAP back end refuses every write); an explicit
+	// read_only: false is kept for validation to refuse.
+	if !d[p+".read_only"] {
+		s.ReadOnly = true
+	}
+	if len(s.Map) == 0 && !d[p+".map"] {
+		s.Map = DefaultLDAPMap()
+	}
+}
+
+// defaultAuth fills a customer_auth module with its module's defaults: db modules get OTRS's
+// Customer::AuthModule::DB values and, without a dsn, the first db data source's.
 func defaultAuth(d defaulter, c *Config, a *AuthModule, i int) {
 	p := fmt.Sprintf("customer_auth[%d]", i)
-	if a.Module != "db" {
-		if a.Module != "" {
-			d.str(&a.Name, p+".name", a.Module+Slot(i))
-		}
+	if a.Module == "" {
 		return
 	}
-	d.str(&a.Name, p+".name", "db"+Slot(i))
-	if a.DSN == "" {
-		for _, s := range c.CustomerUser {
-			if s.Module == "db" {
-				a.DSN = s.Params.DSN
-				break
+	d.str(&a.Name, p+".name", a.Module+Slot(i))
+	switch a.Module {
+	case "db":
+		if a.DSN == "" {
+			for _, s := range c.CustomerUser {
+				if s.Module == "db" {
+					a.DSN = s.Params.DSN
+					break
+				}
 			}
 		}
+		d.str(&a.Table, p+".table", "customer_user")
+		d.str(&a.CustomerKey, p+".customer_key", "login")
+		d.str(&a.CustomerPassword, p+".customer_password", "pw")
+		d.str(&a.CryptType, p+".crypt_type", DefaultCryptType)
+		d.int(&a.BcryptCost, p+".bcrypt_cost", DefaultBcryptCost)
+	case "ldap":
+		d.dur(&a.Timeout, p+".timeout", DefaultLDAPTimeout)
+		d.str(&a.UserAttr, p+".user_attr", "DN") // LDAP.pm's code default
+		d.str(&a.Charset, p+".charset", DefaultCharset)
+	case "radius":
+		d.dur(&a.Timeout, p+".timeout", DefaultRadiusTimeout)
+		for j, h := range a.Host {
+			a.Host[j] = withDefaultPort(h, DefaultRadiusPort)
+		}
+		if a.RequireMessageAuthenticator == nil {
+			a.RequireMessageAuthenticator = ptr(true)
+		}
+	case "http_basic_auth":
+		d.str(&a.Header, p+".header", DefaultLoginHeader)
+		if a.Session == nil {
+			a.Session = ptr(true)
+		}
+	case "oidc":
+		d.list(&a.Scopes, p+".scopes", slices.Clone(DefaultOIDCScopes)...)
+		d.str(&a.LoginClaim, p+".login_claim", "preferred_username")
+		d.str(&a.Label, p+".label", "Sign in with "+a.Name)
+		if a.RedirectURL == "" && !d[p+".redirect_url"] && c.Server.PublicURL != "" && a.Name != "" {
+			a.RedirectURL = strings.TrimSuffix(c.Server.PublicURL, "/") + "/.gatehouse/oidc/" + url.PathEscape(a.Name) + "/callback"
+		}
+		if a.AutoCreate && a.AutoCreateSource == "" && !d[p+".auto_create_source"] {
+			for _, s := range c.CustomerUser {
+				if s.Module == "db" {
+					a.AutoCreateSource = s.Name
+					break
+				}
+			}
+		}
+		if a.ClientID != "" {
+			d.list(&a.BearerAudiences, p+".bearer_audiences", a.ClientID)
+		}
+		d.list(&a.SigningAlgorithms, p+".signing_algorithms", slices.Clone(DefaultOIDCSigningAlgorithms)...)
 	}
-	d.str(&a.Table, p+".table", "customer_user")
-	d.str(&a.CustomerKey, p+".customer_key", "login")
-	d.str(&a.CustomerPassword, p+".customer_password", "pw")
-	d.str(&a.CryptType, p+".crypt_type", DefaultCryptType)
-	d.int(&a.BcryptCost, p+".bcrypt_cost", DefaultBcryptCost)
+}
+
+// withDefaultPort appends port to a host (name, IPv4 or bare IPv6 address) that has none; anything
+// else is returned as it is, for validation to judge.
+func withDefaultPort(h, port string) string {
+	if _, _, err := net.SplitHostPort(h); err == nil || h == "" {
+		return h
+	}
+	if a, err := netip.ParseAddr(h); err == nil {
+		return net.JoinHostPort(a.String(), port)
+	}
+	if !strings.Contains(h, ":") && hostName.MatchString(h) {
+		return net.JoinHostPort(h, port)
+	}
+	return h
 }
 
 // CookieSecure reports whether the session cookie gets the Secure attribute: sessions.cookie.secure

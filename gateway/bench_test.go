@@ -53,7 +53,7 @@ func BenchmarkStripOwned(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		fillTypicalHeaders(req)
-		h.gw.stripOwned(&req.Header)
+		h.gw.scrub(&req.Header, h.gw.owned)
 	}
 }
 

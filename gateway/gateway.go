@@ -43,6 +43,12 @@ type Deps struct {
 	Sessions *sessions.Manager
 	// Ready lists the readiness checks (session store, data sources) by name.
 	Ready map[string]func(context.Context) error
+	// RequestModules are the chain's request modules (trusted header, bearer tokens) in
+	// chain order; they are asked for requests without a session.
+	RequestModules []RequestModule
+	// PreAuth is set when the first chain module is the trusted header (OTRS PreAuth): no
+	// password form is offered.
+	PreAuth bool
 	// Logger receives structured logs.
 	Logger *slog.Logger
 	// AccessLog receives one line per request; nil turns the access log off. It is separate
@@ -64,11 +70,13 @@ type Gateway struct {
 	redirects redirectPolicy
 	trusted   []netip.Prefix
 	routes    *routeTable
-	owned     ownedHeaders
-	headers   []claimHeader
-	cookie    cookieSpec
-	echo      *echoServer
-	access    *slog.Logger
+	owned     ownedHeaders // claim headers: removed from every request first
+	// moduleInputs are the request modules' input headers, removed once they have been read.
+	moduleInputs ownedHeaders
+	headers      []claimHeader
+	cookie       cookieSpec
+	echo         *echoServer
+	access       *slog.Logger
 }
 
 // New builds the gateway; nothing listens until Serve.
@@ -102,6 +110,13 @@ func New(d Deps) (*Gateway, error) {
 		g.trusted = append(g.trusted, pfx)
 	}
 	g.headers, g.owned = compileClaimHeaders(cfg.Claims)
+	g.moduleInputs = ownedHeaders{}
+	for _, rm := range d.RequestModules {
+		if rm.Header != "" {
+			g.moduleInputs.add(rm.Header)
+			delete(g.owned, canonicalHeader([]byte(rm.Header)))
+		}
+	}
 	if routesNeedEcho(cfg.Routes) {
 		g.echo, err = startEcho()
 		if err != nil {

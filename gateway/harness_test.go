@@ -147,6 +147,11 @@ func (s *syncBuffer) String() string {
 }
 
 func newHarness(t testing.TB, edit func(*configs.Config)) *harness {
+	return newHarnessDeps(t, edit, nil)
+}
+
+// newHarnessDeps is newHarness with a hook to change the gateway's dependencies.
+func newHarnessDeps(t testing.TB, edit func(*configs.Config), deps func(*Deps)) *harness {
 	t.Helper()
 	up := newUpstream(t)
 	cfg := configs.Default()
@@ -177,8 +182,12 @@ func newHarness(t testing.TB, edit func(*configs.Config)) *harness {
 	}
 	store := &flakyStore{Store: memory.New()}
 	mgr := sessions.NewManager(store, cfg.Sessions.IdleTimeout, cfg.Sessions.MaxLifetime)
-	gw, err := New(Deps{Config: cfg, Chain: chain, Groups: fakeGroups{}, Sessions: mgr, Logger: log, AccessLog: log,
-		Ready: map[string]func(context.Context) error{"sessions": store.Ping}})
+	d := Deps{Config: cfg, Chain: chain, Groups: fakeGroups{}, Sessions: mgr, Logger: log, AccessLog: log,
+		Ready: map[string]func(context.Context) error{"sessions": store.Ping}}
+	if deps != nil {
+		deps(&d)
+	}
+	gw, err := New(d)
 	if err != nil {
 		t.Fatal(err)
 	}

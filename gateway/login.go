@@ -109,6 +109,10 @@ func (g *Gateway) loginForm(c *fiber.Ctx) error {
 	sess, status, msg := g.authenticate(c, username, form.Get("password"))
 	if sess == "" {
 		if status == fiber.StatusUnauthorized {
+			// OTRS: with CustomerPanelLoginURL a failed login goes back there, Reason=LoginFailed.
+			if u := g.portalLoginURL(g.absoluteRedirect(rd), reasonLoginFailed); u != "" {
+				return c.Redirect(u, fiber.StatusSeeOther)
+			}
 			c.Set(headerWWWAuthenticate, g.challenge())
 		}
 		return g.showLogin(c, status, username, rd, msg)

@@ -42,4 +42,5 @@ const (
 	msgLogoutSuccessful = "Logout successful."
 	msgSessionExpired   = "Session invalid. Please log in again."
 	msgCSRF             = "The login form expired. Please try again."
+	msgPreAuthFailed    = "You are not signed in. Please sign in through your organisation's login and try again."
 )

@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
+	"github.com/gatehouse-sso/gatehouse/claims"
 	"github.com/gatehouse-sso/gatehouse/sessions"
 )
 
@@ -22,11 +23,13 @@ var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy
 // proxy handles every non-reserved path: route, identity, forward.
 func (g *Gateway) proxy(c *fiber.Ctx) error {
 	req := c.Request()
-	// Identity headers are removed before anything reads them, on every request.
-	g.stripOwned(&req.Header)
+	// Identity headers are removed before anything reads them, on every request; only the
+	// request modules' own input headers wait until those modules have read them.
+	g.scrub(&req.Header, g.owned)
 
 	rt := g.routes.match(string(req.Header.Host()), c.Path())
 	if rt == nil {
+		g.scrub(&req.Header, g.moduleInputs)
 		return g.plainError(c, fiber.StatusNotFound, "No route for this address.")
 	}
 	c.Locals(localRoute, rt.name)
@@ -35,17 +38,29 @@ func (g *Gateway) proxy(c *fiber.Ctx) error {
 		return g.plainError(c, fiber.StatusRequestEntityTooLarge, "Request body too large.")
 	}
 
-	if !rt.public {
+	if rt.public {
+		g.scrub(&req.Header, g.moduleInputs)
+	} else {
 		sess, err := g.currentSession(c)
 		if err != nil {
 			return g.storeDown(c, err)
 		}
-		if sess == nil {
+		var set *claims.Set
+		if sess != nil {
+			set = &sess.Claims
+		} else {
+			var done bool
+			if set, done, err = g.requestIdentity(c); done {
+				return err
+			}
+		}
+		g.scrub(&req.Header, g.moduleInputs)
+		if set == nil {
 			return g.anonymous(c)
 		}
-		c.Locals(localLogin, sess.Claims.Login)
+		c.Locals(localLogin, set.Login)
 		for _, h := range g.headers {
-			if v := headerValue(&sess.Claims, h); v != "" {
+			if v := headerValue(set, h); v != "" {
 				req.Header.Set(h.name, v)
 			}
 		}
@@ -87,15 +102,21 @@ func (g *Gateway) proxy(c *fiber.Ctx) error {
 	}
 	resp.Header.Del(fiber.HeaderConnection)
 	resp.Header.Del("Keep-Alive")
+	if ck, ok := c.Locals(localNewSession).(*fiber.Cookie); ok {
+		c.Cookie(ck)
+	}
 	return nil
 }
 
-// stripOwned removes every spelling of every header gatehouse injects. Names are collected
-// first and copied: VisitAll's slices alias fasthttp's buffers.
-func (g *Gateway) stripOwned(h *fasthttp.RequestHeader) {
+// scrub removes every spelling of every header in set. Names are collected first and
+// copied: VisitAll's slices alias fasthttp's buffers.
+func (g *Gateway) scrub(h *fasthttp.RequestHeader, set ownedHeaders) {
+	if len(set) == 0 {
+		return
+	}
 	var del [][]byte
 	h.VisitAll(func(k, _ []byte) {
-		if g.owned.has(k) {
+		if set.has(k) {
 			del = append(del, append([]byte(nil), k...))
 		}
 	})
@@ -202,16 +223,29 @@ func (g *Gateway) storeDown(c *fiber.Ctx, err error) error {
 }
 
 // anonymous answers a protected request without a session: browsers go to the login page
-// with rd, anything else gets 401.
+// with rd (or to portal.login_url, as OTRS's CustomerPanelLoginURL), anything else gets 401.
 func (g *Gateway) anonymous(c *fiber.Ctx) error {
-	if stale, _ := c.Locals(localStaleSession).(bool); stale {
+	stale, _ := c.Locals(localStaleSession).(bool)
+	if stale {
 		c.Cookie(g.cookie.expired())
 	}
-	if wantsHTML(c) && (c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead) {
-		return c.Redirect(PathLogin+"?"+paramRedirect+"="+url.QueryEscape(c.OriginalURL()), fiber.StatusFound)
+	if !wantsHTML(c) || (c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead) {
+		c.Set(headerWWWAuthenticate, g.challenge())
+		return g.plainError(c, fiber.StatusUnauthorized, "Authentication required.")
 	}
-	c.Set(headerWWWAuthenticate, g.challenge())
-	return g.plainError(c, fiber.StatusUnauthorized, "Authentication required.")
+	reason := ""
+	if stale {
+		reason = reasonInvalidSessionID
+	}
+	if u := g.portalLoginURL(g.absoluteURL(c), reason); u != "" {
+		return c.Redirect(u, fiber.StatusFound)
+	}
+	if g.deps.PreAuth {
+		// The first module is the trusted header (OTRS PreAuth): there is no password form to
+		// offer; the front proxy should have signed the customer in.
+		return g.plainError(c, fiber.StatusUnauthorized, msgPreAuthFailed)
+	}
+	return c.Redirect(PathLogin+"?"+paramRedirect+"="+url.QueryEscape(c.OriginalURL()), fiber.StatusFound)
 }
 
 // challenge names the cookie scheme (draft-broyer-http-cookie-auth) and the login form.

@@ -31,6 +31,7 @@ const maxNodes = 100000
 var (
 	durationType = reflect.TypeFor[time.Duration]()
 	mapRowType   = reflect.TypeFor[MapRow]()
+	stringsType  = reflect.TypeFor[[]string]()
 )
 
 func newDecoder(file string, env func(string) (string, bool)) *decoder {
@@ -289,8 +290,25 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 	v.Set(m)
 }
 
-// sequence decodes a list into a slice.
+// sequence decodes a list into a slice. For a list of strings a single value is accepted as a
+// one-element list (host: ldap://ldap.example.com), as OTRS admins write Host => '…'; an empty
+// value ("") is an empty list.
 func (d *decoder) sequence(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.ScalarNode && v.Type() == stringsType {
+		s, ok := d.scalar(n, path)
+		if !ok {
+			return
+		}
+		if s == "" {
+			v.Set(reflect.MakeSlice(v.Type(), 0, 0))
+			return
+		}
+		ip := path + "[0]"
+		d.lines[ip] = n.Line
+		d.present[ip] = true
+		v.Set(reflect.ValueOf([]string{s}))
+		return
+	}
 	if n.Kind != yaml.SequenceNode {
 		d.errorf(n, path, "want a list, got %s", kindName(n))
 		return

@@ -49,7 +49,7 @@ func Load(path string) (*Config, error) {
 //
 // Steps: strict YAML decoding (an unknown key, a wrong type, a key set twice is an error),
 // ${VAR} expansion in every value (see below), reading the *_file secrets (password_hash_file,
-// password_file, dsn_file: the file's contents with one trailing newline trimmed go to the
+// password_file, dsn_file, search_user_pw_file, user_pw_file, client_secret_file: the file's contents with one trailing newline trimmed go to the
 // sibling key; setting both is an error; relative paths are relative to the working directory),
 // the defaults (defaults.go; a default fills only a key the file leaves out or sets to null, so an
 // explicit "" or [] is kept), and validation.
@@ -181,9 +181,19 @@ func secrets(c *Config) []secret {
 	}
 	r := &c.Sessions.Redis
 	s = append(s, secret{&r.Password, r.PasswordFile, "sessions.redis.password", "password"})
+	for i := range c.CustomerAuth {
+		a := &c.CustomerAuth[i]
+		p := fmt.Sprintf("customer_auth[%d].", i)
+		s = append(s,
+			secret{&a.SearchUserPw, a.SearchUserPwFile, p + "search_user_pw", "search_user_pw"},
+			secret{&a.Password, a.PasswordFile, p + "password", "password"},
+			secret{&a.ClientSecret, a.ClientSecretFile, p + "client_secret", "client_secret"})
+	}
 	for i := range c.CustomerUser {
 		p := &c.CustomerUser[i].Params
-		s = append(s, secret{&p.DSN, p.DSNFile, fmt.Sprintf("customer_user[%d].params.dsn", i), "dsn"})
+		s = append(s,
+			secret{&p.DSN, p.DSNFile, fmt.Sprintf("customer_user[%d].params.dsn", i), "dsn"},
+			secret{&p.UserPw, p.UserPwFile, fmt.Sprintf("customer_user[%d].params.user_pw", i), "user_pw"})
 	}
 	return s
 }

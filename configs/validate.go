@@ -49,17 +49,92 @@ var rules = []struct {
 }
 
 // authModules are the customer_auth modules (Customer::AuthModule = Kernel::System::CustomerAuth::*)
-// with the keys only they may set and their own checks. A new module is one entry here.
+// with the keys only they may set and their own checks. A new module is one entry here; a key
+// several modules share (host, timeout, replace, …) is listed under each of them.
 var authModules = map[string]struct {
 	keys  []string
 	check func(v *checker, c *Config, path string, a *AuthModule)
 }{
 	"db": {keys: []string{"dsn", "table", "customer_key", "customer_password", "crypt_type", "bcrypt_cost"}, check: checkAuthDB},
+	"ldap": {keys: []string{"host", "timeout", "base_dn", "uid", "search_user_dn", "search_user_pw", "search_user_pw_file",
+		"always_filter", "user_suffix", "group_dn", "access_attr", "user_attr", "start_tls", "ca_file", "insecure_skip_verify",
+		"charset", "params"}, check: checkAuthLDAP},
+	"radius": {keys: []string{"host", "timeout", "password", "password_file", "retries", "nas_identifier",
+		"require_message_authenticator"}, check: checkAuthRadius},
+	"http_basic_auth": {keys: []string{"replace", "replace_regexp", "header", "required_login_header",
+		"required_login_header_value", "required_login_header_value_regexp", "session"}, check: checkAuthHTTPBasic},
+	"oidc": {keys: []string{"replace", "replace_regexp", "issuer", "client_id", "client_secret", "client_secret_file",
+		"scopes", "redirect_url", "login_claim", "allow_unverified_email", "label", "auto_create", "default_customer_id",
+		"auto_create_source", "provider_logout", "accept_bearer", "bearer_audiences", "signing_algorithms"}, check: checkAuthOIDC},
 }
 
-// sourceModules are the customer_user back ends (Kernel::System::CustomerUser::*) and their checks.
-var sourceModules = map[string]func(v *checker, c *Config, path string, s *CustomerUserSource){
-	"db": checkSourceDB,
+// sourceModules are the customer_user back ends (Kernel::System::CustomerUser::*) with the keys
+// (paths below the source) only they may set and their own checks.
+var sourceModules = map[string]struct {
+	keys  []string
+	check func(v *checker, c *Config, path string, s *CustomerUserSource)
+}{
+	"db": {keys: []string{"params.dsn", "params.dsn_file", "params.table", "params.case_sensitive", "params.search_case_sensitive",
+		"params.foreign_db", "params.groups_table", "params.max_open_conns", "customer_valid"}, check: checkSourceDB},
+	"ldap": {keys: []string{"params.host", "params.base_dn", "params.sscope", "params.user_dn", "params.user_pw", "params.user_pw_file",
+		"params.always_filter", "params.source_charset", "params.die", "params.start_tls", "params.ca_file",
+		"params.insecure_skip_verify", "params.params", "customer_user_valid_filter"}, check: checkSourceLDAP},
+}
+
+// owners maps each module-specific key to the modules that may set it, sorted.
+func owners(modules map[string][]string) map[string][]string {
+	o := map[string][]string{}
+	for _, m := range slices.Sorted(maps.Keys(modules)) {
+		for _, k := range modules[m] {
+			o[k] = append(o[k], m)
+		}
+	}
+	return o
+}
+
+var (
+	authKeyOwners = owners(func() map[string][]string {
+		m := map[string][]string{}
+		for name, spec := range authModules {
+			m[name] = spec.keys
+		}
+		return m
+	}())
+	sourceKeyOwners = owners(func() map[string][]string {
+		m := map[string][]string{}
+		for name, spec := range sourceModules {
+			m[name] = spec.keys
+		}
+		return m
+	}())
+)
+
+// foreignKeys refuses the keys below p that the file (or a Go caller) sets but that belong to
+// modules other than module; rv is the module's struct value.
+func (v *checker) foreignKeys(p string, rv reflect.Value, module string, keyOwners map[string][]string) {
+	for _, k := range sortedKeys(keyOwners) {
+		mods := keyOwners[k]
+		if slices.Contains(mods, module) || !v.set(p+"."+k, fieldByPath(rv, k)) {
+			continue
+		}
+		if len(mods) == 1 {
+			v.addf(p+"."+k, "only for module %s (this is module %q)", mods[0], module)
+		} else {
+			v.addf(p+"."+k, "only for modules %s (this is module %q)", strings.Join(mods, ", "), module)
+		}
+	}
+}
+
+// fieldByPath returns the field of struct value rv at a dotted key path ("params.dsn").
+func fieldByPath(rv reflect.Value, path string) reflect.Value {
+	for k := range strings.SplitSeq(path, ".") {
+		i, ok := fieldsOf(rv.Type()).index[k]
+		if !ok {
+			panic("configs: no key " + path + " in " + rv.Type().String())
+		}
+		rv = rv.Field(i)
+	}
+	return rv
 }
 
 // Allowed values.
@@ -441,24 +516,12 @@ func checkCustomerAuth(v *checker, c *Config) {
 		v.addf("customer_auth", "at most %d modules (Customer::AuthModule, AuthModule1 … AuthModule10), got %d", MaxSlots, n)
 	}
 	known := slices.Sorted(maps.Keys(authModules))
-	owner := map[string]string{} // module-specific key → its module
-	for m, spec := range authModules {
-		for _, k := range spec.keys {
-			owner[k] = m
-		}
-	}
-	fields := fieldsOf(reflect.TypeFor[AuthModule]())
 	names := map[string]int{}
 	for i := range c.CustomerAuth {
 		a := &c.CustomerAuth[i]
 		p := fmt.Sprintf("customer_auth[%d]", i)
 		ok := v.oneOf(p+".module", "module", a.Module, known)
-		rv := reflect.ValueOf(a).Elem()
-		for _, k := range slices.Sorted(maps.Keys(owner)) {
-			if m := owner[k]; m != a.Module && v.set(p+"."+k, rv.Field(fields.index[k])) {
-				v.addf(p+"."+k, "only for module %s (this is module %q)", m, a.Module)
-			}
-		}
+		v.foreignKeys(p, reflect.ValueOf(a).Elem(), a.Module, authKeyOwners)
 		if a.Name != "" {
 			if j, dup := names[a.Name]; dup {
 				v.addf(p+".name", "name %q is also used by customer_auth[%d]", a.Name, j)
@@ -518,7 +581,8 @@ func checkCustomerUser(v *checker, c *Config) {
 			names[s.Name] = i
 		}
 		if v.oneOf(p+".module", "module", s.Module, known) {
-			sourceModules[s.Module](v, c, p, s)
+			v.foreignKeys(p, reflect.ValueOf(s).Elem(), s.Module, sourceKeyOwners)
+			sourceModules[s.Module].check(v, c, p, s)
 		}
 	}
 }
@@ -560,11 +624,12 @@ func checkSourceDB(v *checker, c *Config, p string, s *CustomerUserSource) {
 	if s.Params.MaxOpenConns < 0 {
 		v.addf(p+".params.max_open_conns", "must not be negative")
 	}
-	checkMap(v, p+".map", s.Map)
+	checkMap(v, p+".map", s.Map, v.identifier)
 }
 
-// checkMap checks an OTRS Map: unique variables, UserLogin present, known types, safe storage names.
-func checkMap(v *checker, p string, rows []MapRow) {
+// checkMap checks an OTRS Map: unique variables, UserLogin present, known types, safe storage names
+// (storage checks a column or attribute name).
+func checkMap(v *checker, p string, rows []MapRow, storage func(path, val string)) {
 	vars := map[string]int{}
 	for i, r := range rows {
 		rp := fmt.Sprintf("%s[%d]", p, i)
@@ -587,7 +652,7 @@ func checkMap(v *checker, p string, rows []MapRow) {
 				v.addf(rp+".storage", "want a dynamic field name (letters and digits), got %q", r.Storage)
 			}
 		} else {
-			v.identifier(rp+".storage", r.Storage)
+			storage(rp+".storage", r.Storage)
 		}
 	}
 	if _, ok := vars["UserLogin"]; !ok {

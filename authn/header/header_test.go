@@ -54,9 +54,9 @@ var rewriteCases = []struct {
 	{`axb\c`, `a.b\`, ``, `axb\c`}, // "." is literal (\Q…\E)
 	// The first match only, and only the matched part is replaced.
 	{`a@b@c`, ``, `^(.+?)@.+?$`, `a`},
-	{`a@b@c`, ``, `@`, `ab@c`},         // no group: $1 is empty
-	{`a@b@c`, ``, `(\w)@`, `ab@c`},     // first match "a@" -> "a"
-	{`a@b@c`, ``, `(x)?@`, `ab@c`},     // non-participating group: empty
+	{`a@b@c`, ``, `@`, `ab@c`},     // no group: $1 is empty
+	{`a@b@c`, ``, `(\w)@`, `ab@c`}, // first match "a@" -> "a"
+	{`a@b@c`, ``, `(x)?@`, `ab@c`}, // non-participating group: empty
 	{`jdoe@example.com`, ``, `(@.*)`, `jdoe@example.com`},
 	{`jdoe`, ``, `^(.+?)@.+?$`, `jdoe`}, // no match: unchanged
 	{`@example.com`, ``, `^(.+?)@.+?$`, `@example.com`},

@@ -9,12 +9,17 @@
 # its data in DIR on a fixed port below the ephemeral range (PostgreSQL 25432, MariaDB 23306,
 # Redis 26379), waits until it answers (bounded), and finally writes DIR/env.sh exporting
 # GATEHOUSE_TEST_PG_DSN, GATEHOUSE_TEST_MYSQL_DSN and GATEHOUSE_TEST_REDIS_ADDR.
+# `up` also starts two FreeRADIUS 3.2 instances (scripts/start-radius.sh, always its own, for
+# the test users): udp 21812 requires and sends Message-Authenticator (REQUIRE_MA=yes
+# SEND_MA=yes), udp 21822 is the plain Debian 3.2.1 default that sends none; env.sh exports
+# GATEHOUSE_TEST_RADIUS_ADDR, GATEHOUSE_TEST_RADIUS_NOMA_ADDR and GATEHOUSE_TEST_RADIUS_SECRET.
 # `up` is idempotent: instances already running from DIR are reused.
 # `down` stops only the instances started in DIR, by their PID files (never by name).
 #
 # Environment (all optional):
 #   PG_PORT=5432 MYSQL_PORT=3306 REDIS_PORT=6379     ports probed for existing services
 #   PG_TEST_PORT=25432 MYSQL_TEST_PORT=23306 REDIS_TEST_PORT=26379   throwaway instance ports
+#   RADIUS_TEST_PORT=21812 RADIUS_NOMA_TEST_PORT=21822   FreeRADIUS ports (each also uses +1)
 #   PG_BIN=/usr/lib/postgresql/NN/bin                PostgreSQL server binaries
 #   READY_TIMEOUT=60                                 seconds to wait for each started service
 set -euo pipefail
@@ -26,6 +31,9 @@ REDIS_PORT=${REDIS_PORT:-6379}
 PG_TEST_PORT=${PG_TEST_PORT:-25432}
 MYSQL_TEST_PORT=${MYSQL_TEST_PORT:-23306}
 REDIS_TEST_PORT=${REDIS_TEST_PORT:-26379}
+RADIUS_TEST_PORT=${RADIUS_TEST_PORT:-21812}
+RADIUS_NOMA_TEST_PORT=${RADIUS_NOMA_TEST_PORT:-21822}
+RADIUS_SECRET=testing123
 READY_TIMEOUT=${READY_TIMEOUT:-60}
 HOST=127.0.0.1
 
@@ -274,6 +282,17 @@ start_redis() {
 	log "Redis: ready (pid $pid)"
 }
 
+# ---------------------------------------------------------------- FreeRADIUS
+
+# start_radius NAME PORT REQUIRE_MA SEND_MA: a throwaway FreeRADIUS in DIR/NAME. start-radius.sh
+# is idempotent (it restarts an instance of its own DIR, by PID, with the current options) and
+# waits until a real Access-Request is accepted.
+start_radius() {
+	local name=$1 port=$2 require=$3 send=$4
+	REQUIRE_MA=$require SEND_MA=$send RADIUS_SECRET=$RADIUS_SECRET READY_TIMEOUT=$READY_TIMEOUT \
+		scripts/start-radius.sh "$DIR/$name" "$port" || die "FreeRADIUS ($name): start failed"
+}
+
 # ---------------------------------------------------------------- up / down
 
 up() {
@@ -306,12 +325,17 @@ up() {
 		start_redis
 		redis_port=$REDIS_TEST_PORT
 	fi
+	start_radius radius "$RADIUS_TEST_PORT" yes yes
+	start_radius radius-noma "$RADIUS_NOMA_TEST_PORT" no no
 
 	cat >"$DIR/env.sh.tmp" <<EOF
 # Written by scripts/test-services.sh up $DIR — source it: . $DIR/env.sh
 export GATEHOUSE_TEST_PG_DSN='postgres://postgres@$HOST:$pg_port/postgres?sslmode=disable'
 export GATEHOUSE_TEST_MYSQL_DSN='mysql://root@$HOST:$mysql_port/test'
 export GATEHOUSE_TEST_REDIS_ADDR='$HOST:$redis_port'
+export GATEHOUSE_TEST_RADIUS_ADDR='$HOST:$RADIUS_TEST_PORT'
+export GATEHOUSE_TEST_RADIUS_NOMA_ADDR='$HOST:$RADIUS_NOMA_TEST_PORT'
+export GATEHOUSE_TEST_RADIUS_SECRET='$RADIUS_SECRET'
 EOF
 	mv "$DIR/env.sh.tmp" "$DIR/env.sh"
 	log "wrote $DIR/env.sh (PostgreSQL :$pg_port, MariaDB :$mysql_port, Redis :$redis_port) in $((SECONDS - t0))s"
@@ -359,6 +383,8 @@ down() {
 	signal_pidfile PostgreSQL "$DIR/postgres/data/postmaster.pid" postgres INT
 	signal_pidfile MariaDB "$DIR/mariadb/mysqld.pid" mariadbd TERM
 	signal_pidfile Redis "$DIR/redis/redis.pid" redis-server TERM
+	signal_pidfile FreeRADIUS "$DIR/radius/run/radiusd.pid" freeradius TERM
+	signal_pidfile "FreeRADIUS (no MA)" "$DIR/radius-noma/run/radiusd.pid" freeradius TERM
 	if [ "${#stopping[@]}" -gt 0 ]; then wait_stopped; fi
 	rm -f "$DIR/env.sh"
 	log "stopped ${#stopping[@]} service(s) started from $DIR in $((SECONDS - t0))s"

@@ -18,6 +18,9 @@ PACKAGES=(
 	postgresql     # PostgreSQL server + psql (scripts/test-services.sh)
 	mariadb-server # MariaDB server + mariadb / mariadb-admin clients
 	redis-server   # redis-server + redis-cli
+	slapd          # OpenLDAP server (scripts/start-ldap.sh)
+	ldap-utils     # ldapadd, ldapsearch (scripts/start-ldap.sh)
+	openssl        # the LDAP test CA and server certificate
 	freeradius freeradius-utils # FreeRADIUS 3.2 + radclient (scripts/start-radius.sh)
 	curl
 	gcc libc6-dev # cgo, needed by `go test -race`

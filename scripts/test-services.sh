@@ -13,6 +13,9 @@
 # the test users): udp 21812 requires and sends Message-Authenticator (REQUIRE_MA=yes
 # SEND_MA=yes), udp 21822 is the plain Debian 3.2.1 default that sends none; env.sh exports
 # GATEHOUSE_TEST_RADIUS_ADDR, GATEHOUSE_TEST_RADIUS_NOMA_ADDR and GATEHOUSE_TEST_RADIUS_SECRET.
+# `up` always starts OpenLDAP from DIR/ldap (scripts/start-ldap.sh: the test directory with its
+# users, groups and test CA) on ldap:// LDAP_TEST_PORT and ldaps:// LDAP_TEST_PORT+1; env.sh
+# exports GATEHOUSE_TEST_LDAP_URL, GATEHOUSE_TEST_LDAPS_URL and GATEHOUSE_TEST_LDAP_CA.
 # `up` is idempotent: instances already running from DIR are reused.
 # `down` stops only the instances started in DIR, by their PID files (never by name).
 #
@@ -20,6 +23,7 @@
 #   PG_PORT=5432 MYSQL_PORT=3306 REDIS_PORT=6379     ports probed for existing services
 #   PG_TEST_PORT=25432 MYSQL_TEST_PORT=23306 REDIS_TEST_PORT=26379   throwaway instance ports
 #   RADIUS_TEST_PORT=21812 RADIUS_NOMA_TEST_PORT=21822   FreeRADIUS ports (each also uses +1)
+#   LDAP_TEST_PORT=20389                             slapd (ldaps on the next port)
 #   PG_BIN=/usr/lib/postgresql/NN/bin                PostgreSQL server binaries
 #   READY_TIMEOUT=60                                 seconds to wait for each started service
 set -euo pipefail
@@ -31,6 +35,7 @@ REDIS_PORT=${REDIS_PORT:-6379}
 PG_TEST_PORT=${PG_TEST_PORT:-25432}
 MYSQL_TEST_PORT=${MYSQL_TEST_PORT:-23306}
 REDIS_TEST_PORT=${REDIS_TEST_PORT:-26379}
+LDAP_TEST_PORT=${LDAP_TEST_PORT:-20389}
 RADIUS_TEST_PORT=${RADIUS_TEST_PORT:-21812}
 RADIUS_NOMA_TEST_PORT=${RADIUS_NOMA_TEST_PORT:-21822}
 RADIUS_SECRET=testing123
@@ -293,6 +298,16 @@ start_radius() {
 		scripts/start-radius.sh "$DIR/$name" "$port" || die "FreeRADIUS ($name): start failed"
 }
 
+# ---------------------------------------------------------------- OpenLDAP
+
+# start_ldap: always a throwaway slapd from DIR/ldap: the tests need its fixed entries and CA.
+# start-ldap.sh is idempotent (reuses a running instance of DIR, restarts a stopped one on its
+# data) and waits until the server answers.
+start_ldap() {
+	READY_TIMEOUT=$READY_TIMEOUT scripts/start-ldap.sh "$DIR/ldap" "$LDAP_TEST_PORT" ||
+		die "OpenLDAP: start failed (slapd installed? scripts/install-packages.sh)"
+}
+
 # ---------------------------------------------------------------- up / down
 
 up() {
@@ -327,12 +342,16 @@ up() {
 	fi
 	start_radius radius "$RADIUS_TEST_PORT" yes yes
 	start_radius radius-noma "$RADIUS_NOMA_TEST_PORT" no no
+	start_ldap
 
 	cat >"$DIR/env.sh.tmp" <<EOF
 # Written by scripts/test-services.sh up $DIR — source it: . $DIR/env.sh
 export GATEHOUSE_TEST_PG_DSN='postgres://postgres@$HOST:$pg_port/postgres?sslmode=disable'
 export GATEHOUSE_TEST_MYSQL_DSN='mysql://root@$HOST:$mysql_port/test'
 export GATEHOUSE_TEST_REDIS_ADDR='$HOST:$redis_port'
+export GATEHOUSE_TEST_LDAP_URL='ldap://$HOST:$LDAP_TEST_PORT'
+export GATEHOUSE_TEST_LDAPS_URL='ldaps://$HOST:$((LDAP_TEST_PORT + 1))'
+export GATEHOUSE_TEST_LDAP_CA='$DIR/ldap/tls/ca.crt'
 export GATEHOUSE_TEST_RADIUS_ADDR='$HOST:$RADIUS_TEST_PORT'
 export GATEHOUSE_TEST_RADIUS_NOMA_ADDR='$HOST:$RADIUS_NOMA_TEST_PORT'
 export GATEHOUSE_TEST_RADIUS_SECRET='$RADIUS_SECRET'
@@ -383,6 +402,7 @@ down() {
 	signal_pidfile PostgreSQL "$DIR/postgres/data/postmaster.pid" postgres INT
 	signal_pidfile MariaDB "$DIR/mariadb/mysqld.pid" mariadbd TERM
 	signal_pidfile Redis "$DIR/redis/redis.pid" redis-server TERM
+	signal_pidfile OpenLDAP "$DIR/ldap/slapd.pid" slapd TERM
 	signal_pidfile FreeRADIUS "$DIR/radius/run/radiusd.pid" freeradius TERM
 	signal_pidfile "FreeRADIUS (no MA)" "$DIR/radius-noma/run/radiusd.pid" freeradius TERM
 	if [ "${#stopping[@]}" -gt 0 ]; then wait_stopped; fi

@@ -25,6 +25,9 @@ func TestExamples(t *testing.T) {
 	t.Setenv("REDIS_PASSWORD_FILE", secret("redis", "redis-secret\n"))
 	t.Setenv("REDIS_HOST", "redis.internal")
 	t.Setenv("OTRS_DB_PASSWORD", "maria-secret")
+	t.Setenv("LDAP_SEARCH_PW_FILE", secret("ldap", "ldap-secret\n"))
+	t.Setenv("RADIUS_SECRET_FILE", secret("radius", "radius-secret\n"))
+	t.Setenv("OIDC_CLIENT_SECRET_FILE", secret("oidc", "oidc-secret\n"))
 
 	checks := map[string]func(t *testing.T, c *Config){
 		"default.yaml": func(t *testing.T, c *Config) {
@@ -73,6 +76,43 @@ func TestExamples(t *testing.T) {
 			eq(t, "name", c.CustomerUser[0].Name, "Database Backend")
 			eq(t, "map", c.CustomerUser[0].Map, DefaultMap())
 			eq(t, "route", []any{c.Routes[0].PathPrefix, c.Routes[0].PreserveHost}, []any{"/otrs", true})
+		},
+		"ldap.yaml": func(t *testing.T, c *Config) {
+			l := c.CustomerAuth[0]
+			eq(t, "auth modules", []string{l.Module, c.CustomerAuth[1].Module}, []string{"ldap", "db"})
+			eq(t, "ldap hosts", l.Host, []string{"ldaps://ldap1.example.com", "ldaps://ldap2.example.com"})
+			eq(t, "ldap search", []string{l.BaseDN, l.UID, l.SearchUserDN, l.SearchUserPw}, []string{"ou=people,dc=example,dc=com", "uid", "cn=otrs-search,ou=system,dc=example,dc=com", "ldap-secret"})
+			eq(t, "ldap group", []string{l.GroupDN, l.AccessAttr, l.UserAttr}, []string{"cn=otrs-customers,ou=groups,dc=example,dc=com", "memberUid", "UID"})
+			eq(t, "ldap die", l.Die, true)
+			eq(t, "ldap params", l.Params, LDAPParams{Version: 3})
+			eq(t, "auth dsn", c.CustomerAuth[1].DSN, "mysql://otrs:maria-secret@127.0.0.1:3306/otrs")
+			s := c.CustomerUser[0]
+			eq(t, "source", []any{s.Name, s.Module, s.ReadOnly}, []any{"LDAP Backend", "ldap", true})
+			eq(t, "source params", []any{s.Params.Host, s.Params.BaseDN, s.Params.SScope, s.Params.UserPw}, []any{[]string{"ldaps://ldap1.example.com"}, "ou=people,dc=example,dc=com", "sub", "ldap-secret"})
+			eq(t, "source keys", []string{s.CustomerKey, s.CustomerID, s.CustomerUserValidFilter}, []string{"uid", "o", "(!(description=locked))"})
+			eq(t, "customer id row", s.Map[5].Storage, "o")
+			eq(t, "map size", len(s.Map), len(DefaultLDAPMap()))
+			eq(t, "db source", []string{c.CustomerUser[1].Name, c.CustomerUser[1].Module}, []string{"Database Backend 1", "db"})
+		},
+		"radius-header.yaml": func(t *testing.T, c *Config) {
+			h, r := c.CustomerAuth[0], c.CustomerAuth[1]
+			eq(t, "modules", []string{h.Module, r.Module, c.CustomerAuth[2].Module}, []string{"http_basic_auth", "radius", "db"})
+			eq(t, "names", []string{h.Name, r.Name, c.CustomerAuth[2].Name}, []string{"http_basic_auth", "radius1", "db2"})
+			eq(t, "header", []string{h.Header, h.Replace, h.ReplaceRegexp, h.RequiredLoginHeader, h.RequiredLoginHeaderValue}, []string{"Remote-User", `EXAMPLE\`, `^(.+?)@EXAMPLE\.COM$`, "X-Auth-Via", "nginx"})
+			eq(t, "session", *h.Session, true)
+			eq(t, "radius hosts", r.Host, []string{"radius1.example.com:1812", "radius2.example.com:1812"})
+			eq(t, "radius", []any{r.Password, r.Timeout, r.Retries, *r.RequireMessageAuthenticator}, []any{"radius-secret", 5 * time.Second, 1, true})
+			eq(t, "portal", []string{c.Portal.LoginURL, c.Portal.LogoutURL}, []string{"https://intranet.example.com/login", "https://intranet.example.com/logout"})
+			eq(t, "dsn", c.CustomerAuth[2].DSN, "postgres://otrs:secret@db.example.com:5432/otrs?sslmode=verify-full")
+		},
+		"oidc.yaml": func(t *testing.T, c *Config) {
+			o := c.CustomerAuth[0]
+			eq(t, "oidc", []string{o.Name, o.Issuer, o.ClientID, o.ClientSecret, o.LoginClaim}, []string{"keycloak", "https://login.example.com/realms/customers", "gatehouse", "oidc-secret", "email"})
+			eq(t, "redirect", o.RedirectURL, "https://portal.example.com/.gatehouse/oidc/keycloak/callback")
+			eq(t, "auto create", []any{o.AutoCreate, o.DefaultCustomerID, o.AutoCreateSource}, []any{true, "WEB", "Database Backend"})
+			eq(t, "bearer", []any{o.AcceptBearer, o.BearerAudiences}, []any{true, []string{"gatehouse", "portal-api"}})
+			eq(t, "algorithms", o.SigningAlgorithms, []string{"RS256", "ES256"})
+			eq(t, "db", []string{c.CustomerAuth[1].Module, c.CustomerAuth[1].CryptType}, []string{"db", "bcrypt"})
 		},
 	}
 

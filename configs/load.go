@@ -49,8 +49,9 @@ func Load(path string) (*Config, error) {
 //
 // Steps: strict YAML decoding (an unknown key, a wrong type, a key set twice is an error),
 // ${VAR} expansion in every value (see below), reading the *_file secrets (password_hash_file,
-// password_file, dsn_file, search_user_pw_file, user_pw_file, client_secret_file: the file's contents with one trailing newline trimmed go to the
-// sibling key; setting both is an error; relative paths are relative to the working directory),
+// password_file, dsn_file, search_user_pw_file, user_pw_file, client_secret_file: the file's
+// contents with one trailing newline trimmed go to the sibling key; setting both is an error;
+// relative paths are relative to the working directory),
 // the defaults (defaults.go; a default fills only a key the file leaves out or sets to null, so an
 // explicit "" or [] is kept), and validation.
 //

@@ -28,9 +28,10 @@ var (
 		"PUBLICURL": "https://portal.example.com",
 	}
 	testFiles = map[string]string{
-		"/secrets/dsn":  "postgres://otrs:pw@db:5432/otrs\n",
-		"/secrets/hash": "BCRYPT:12:q3Zk8LmN2pR7sT1v:o4yCMxxz21WMCheGxLSfSXbX3v9Nkv2\n\n",
-		"/secrets/pw":   "redispw\r\n",
+		"/secrets/dsn":   "postgres://otrs:pw@db:5432/otrs\n",
+		"/secrets/hash":  "BCRYPT:12:q3Zk8LmN2pR7sT1v:o4yCMxxz21WMCheGxLSfSXbX3v9Nkv2\n\n",
+		"/secrets/pw":    "redispw\r\n",
+		"/secrets/empty": "\n",
 	}
 )
 

@@ -150,13 +150,16 @@ func (v *checker) ldapParams(path string, p LDAPParams) {
 	}
 }
 
-// bothOrNeither checks a bind DN and its password.
+// bothOrNeither checks a bind DN and its password; the error names the key that is set.
 func (v *checker) bothOrNeither(dnPath, dn, pwPath, pw string) {
 	switch {
+	case dn != "" && pw == "" && v.present[pwPath+"_file"]:
+		// Unreadable files are reported (and this path silenced) by the decoder.
+		v.addf(pwPath+"_file", "the file is empty; %s needs a password", lastKey(dnPath))
 	case dn != "" && pw == "":
-		v.addf(pwPath, "required with %s (or %s_file); leave both out to bind anonymously", lastKey(dnPath), lastKey(pwPath))
+		v.addf(dnPath, "needs %s (or %s_file) too; leave both out to bind anonymously", lastKey(pwPath), lastKey(pwPath))
 	case dn == "" && pw != "":
-		v.addf(dnPath, "required with %s; leave both out to bind anonymously", lastKey(pwPath))
+		v.addf(pwPath, "needs %s too; leave both out to bind anonymously", lastKey(dnPath))
 	}
 }
 

@@ -50,7 +50,7 @@ func (p *Provider) VerifyBearer(ctx context.Context, raw string) (string, error)
 	if err != nil {
 		return "", err
 	}
-	t, err := d.bearer.Verify(p.httpContext(ctx), raw)
+	t, err := verify(p.httpContext(ctx), d.bearer, raw)
 	if err != nil {
 		return "", p.verifyError("bearer token", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 
@@ -132,7 +131,7 @@ func (p *Provider) Callback(ctx context.Context, query url.Values, cookieValue s
 	if rawID == "" {
 		return nil, fmt.Errorf("oidc %s: %w: token response has no id_token", p.name, ErrInvalidToken)
 	}
-	idt, err := d.idVerifier.Verify(hctx, rawID)
+	idt, err := verify(hctx, d.idVerifier, rawID)
 	if err != nil {
 		return nil, p.verifyError("id token", err)
 	}
@@ -195,15 +194,21 @@ func (p *Provider) exchangeError(err error) error {
 	return fmt.Errorf("oidc %s: %w: token endpoint: %v", p.name, ErrUnavailable, err)
 }
 
+// verify runs v and returns a JWKS fault as such (go-oidc reports it as text only).
+func verify(ctx context.Context, v *gooidc.IDTokenVerifier, raw string) (*gooidc.IDToken, error) {
+	box := &faultBox{}
+	t, err := v.Verify(context.WithValue(ctx, faultKey{}, box), raw)
+	if err != nil && box.err != nil {
+		return nil, box.err
+	}
+	return t, err
+}
+
 // verifyError sorts a verification failure: the JWKS being unreachable is a fault, anything
 // else makes the token invalid.
 func (p *Provider) verifyError(what string, err error) error {
 	if errors.Is(err, ErrUnavailable) {
 		return fmt.Errorf("oidc %s: %s: %w", p.name, what, err)
-	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return fmt.Errorf("oidc %s: %w: %s: %v", p.name, ErrUnavailable, what, err)
 	}
 	return fmt.Errorf("oidc %s: %w: %s: %v", p.name, ErrInvalidToken, what, err)
 }
@@ -293,13 +298,13 @@ func (f *flexBool) UnmarshalJSON(b []byte) error {
 
 // tokenClaims are the claims gatehouse reads from an ID token, access token or userinfo.
 type tokenClaims struct {
-	Sub               string    `json:"sub"`
-	PreferredUsername string    `json:"preferred_username"`
-	Email             string    `json:"email"`
-	EmailVerified     flexBool  `json:"email_verified"`
-	GivenName         string    `json:"given_name"`
-	FamilyName        string    `json:"family_name"`
-	Name              string    `json:"name"`
+	Sub               string   `json:"sub"`
+	PreferredUsername string   `json:"preferred_username"`
+	Email             string   `json:"email"`
+	EmailVerified     flexBool `json:"email_verified"`
+	GivenName         string   `json:"given_name"`
+	FamilyName        string   `json:"family_name"`
+	Name              string   `json:"name"`
 }
 
 // needUserinfo: the login claim, the email or the names are missing from the ID token.

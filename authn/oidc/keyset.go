@@ -31,12 +31,21 @@ const maxJWKSBytes = 1 << 20
 // errUnknownKey: no cached key verifies the signature and no refetch was allowed or helped.
 var errUnknownKey = errors.New("no key of the provider verifies the signature")
 
+// faultKey carries a *faultBox through go-oidc's verifier to VerifySignature.
+type faultKey struct{}
+
+// faultBox receives a JWKS fetch fault (ErrUnavailable) during one verification.
+type faultBox struct{ err error }
+
 // keySet implements go-oidc's KeySet on the provider's jwks_uri with cached keys.
 type keySet struct {
 	url    string
 	client *http.Client
 	algs   []jose.SignatureAlgorithm
 	log    *slog.Logger
+
+	// now is the clock for minRefetch (the provider's clock; tests move it).
+	now func() time.Time
 
 	mu        sync.RWMutex
 	keys      []jose.JSONWebKey
@@ -45,8 +54,8 @@ type keySet struct {
 	fetchMu   sync.Mutex // one fetch at a time; waiters reuse its result
 }
 
-func newKeySet(url string, client *http.Client, algs []string, log *slog.Logger) *keySet {
-	ks := &keySet{url: url, client: client, log: log}
+func newKeySet(url string, client *http.Client, algs []string, log *slog.Logger, now func() time.Time) *keySet {
+	ks := &keySet{url: url, client: client, log: log, now: now}
 	for _, a := range algs {
 		ks.algs = append(ks.algs, jose.SignatureAlgorithm(a))
 	}
@@ -73,6 +82,10 @@ func (ks *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, erro
 	}
 	keys, err = ks.refresh(ctx, last)
 	if err != nil {
+		// go-oidc flattens the error into text; the box lets the caller tell a fault.
+		if box, ok := ctx.Value(faultKey{}).(*faultBox); ok {
+			box.err = err
+		}
 		return nil, err
 	}
 	if payload := verifyWith(jws, kid, keys); payload != nil {
@@ -103,12 +116,12 @@ func (ks *keySet) refresh(ctx context.Context, seen time.Time) ([]jose.JSONWebKe
 	ks.mu.RLock()
 	keys, last := ks.keys, ks.lastFetch
 	ks.mu.RUnlock()
-	if last.After(seen) || (!last.IsZero() && time.Since(last) < minRefetch) {
+	if last.After(seen) || (!last.IsZero() && ks.now().Sub(last) < minRefetch) {
 		return keys, nil
 	}
 	fetched, err := ks.fetch(ctx)
 	ks.mu.Lock()
-	ks.lastFetch = time.Now()
+	ks.lastFetch = ks.now()
 	ks.fetches++
 	if err == nil {
 		ks.keys = fetched

@@ -99,8 +99,10 @@ type Provider struct {
 	aead          cipher.AEAD
 	used          *usedStates
 
-	// now is the clock for token expiry and state lifetime; tests move it.
+	// now is the clock for token expiry, state lifetime and JWKS refetch spacing; tests move it.
 	now func() time.Time
+	// retry spaces discovery attempts (retryInterval; tests shorten it).
+	retry time.Duration
 
 	disc    atomic.Pointer[discovered]
 	mu      sync.Mutex // serialises discovery attempts
@@ -160,6 +162,7 @@ func New(ctx context.Context, cfg configs.AuthModule, stateKey []byte, log *slog
 		cookieName: CookieName(cfg.Name),
 		used:       newUsedStates(maxUsedStates),
 		now:        time.Now,
+		retry:      retryInterval,
 	}
 	if p.label == "" {
 		p.label = cfg.Name
@@ -239,7 +242,7 @@ func (p *Provider) discover(ctx context.Context) (*discovered, error) {
 	if d := p.disc.Load(); d != nil {
 		return d, nil
 	}
-	if p.lastErr != nil && time.Since(p.lastTry) < retryInterval {
+	if p.lastErr != nil && time.Since(p.lastTry) < p.retry {
 		return nil, fmt.Errorf("oidc %s: %w: discovery: %v", p.name, ErrUnavailable, p.lastErr)
 	}
 	p.lastTry = time.Now()
@@ -286,8 +289,8 @@ func (p *Provider) fetchDiscovery(ctx context.Context) (*discovered, error) {
 			algs = []string{gooidc.RS256}
 		}
 	}
-	keys := newKeySet(meta.JWKSURI, p.client, algs, p.log)
 	now := func() time.Time { return p.now() }
+	keys := newKeySet(meta.JWKSURI, p.client, algs, p.log, now)
 	return &discovered{
 		op: op,
 		oauth: oauth2.Config{

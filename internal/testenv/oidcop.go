@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -18,7 +21,6 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
-	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
 	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -26,8 +28,8 @@ import (
 	"golang.org/x/text/language"
 )
 
-// OIDCProvider is a real OpenID provider (zitadel/oidc v3's example OP, with its login form)
-// running in-process on 127.0.0.1 for the test. Its clients and users are its own (not the
+// OIDCProvider is a real OpenID provider (zitadel/oidc v3's pkg/op with the example storage
+// and a login form like the example's) running in-process on 127.0.0.1 for the test. Its clients and users are its own (not the
 // example storage's package-global client map), so tests may start several in parallel.
 //
 // Endpoints: discovery /.well-known/openid-configuration, authorize /auth, token
@@ -40,6 +42,9 @@ type OIDCProvider struct {
 	Issuer string
 
 	store      *opStorage
+	handler    http.Handler
+	addr       string
+	mu         sync.Mutex
 	srv        *http.Server
 	keyFetches atomic.Int64
 }
@@ -101,26 +106,59 @@ func StartOIDCProvider(t testing.TB, clients ...OIDCClient) *OIDCProvider {
 	for _, c := range clients {
 		st.addClient(c)
 	}
-	o := &OIDCProvider{Issuer: issuer, store: st}
-	// A nil logger: exampleop would otherwise replace the process's default slog logger.
-	router := exampleop.SetupServer(issuer, st, nil, false)
-	o.srv = &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/keys" {
-				o.keyFetches.Add(1)
-			}
-			router.ServeHTTP(w, r)
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          nil,
+	o := &OIDCProvider{Issuer: issuer, store: st, addr: ln.Addr().String()}
+	router, err := newOPRouter(issuer, st)
+	if err != nil {
+		t.Fatal(err)
 	}
-	go func() { _ = o.srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = o.srv.Shutdown(ctx)
+	o.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/keys" {
+			o.keyFetches.Add(1)
+		}
+		router.ServeHTTP(w, r)
 	})
+	o.serve(ln)
+	t.Cleanup(o.Stop)
 	return o
+}
+
+func (o *OIDCProvider) serve(ln net.Listener) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.srv = &http.Server{Handler: o.handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := o.srv
+	go func() { _ = srv.Serve(ln) }()
+}
+
+// Stop shuts the provider's listener down (an outage); its state is kept for Restart.
+func (o *OIDCProvider) Stop() {
+	o.mu.Lock()
+	srv := o.srv
+	o.srv = nil
+	o.mu.Unlock()
+	if srv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+}
+
+// Restart serves again on the same address after Stop (same issuer, keys, clients, users).
+func (o *OIDCProvider) Restart(t testing.TB) {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	for i := 0; i < 50; i++ { // the port may linger for a moment after Shutdown
+		if ln, err = net.Listen("tcp", o.addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("oidc test provider: restart on %s: %v", o.addr, err)
+	}
+	o.serve(ln)
 }
 
 // AddClient registers (or replaces) a client.
@@ -236,6 +274,64 @@ func (o *OIDCProvider) browser(client *http.Client) *http.Client {
 	return c
 }
 
+// newOPRouter assembles the provider as zitadel's exampleop.SetupServer does (same op.Config,
+// the /auth endpoint, the login form at /login/username), but with a silent logger: exampleop
+// logs every request through slog's default logger, which would flood test output.
+func newOPRouter(issuer string, st *opStorage) (http.Handler, error) {
+	quiet := slog.New(slog.DiscardHandler)
+	provider, err := op.NewProvider(&op.Config{
+		CryptoKey:                sha256.Sum256([]byte("gatehouse test op")),
+		CryptoKeyId:              "crypto1",
+		DefaultLogoutRedirectURI: "/logged-out",
+		CodeMethodS256:           true,
+		AuthMethodPost:           true,
+		GrantTypeRefreshToken:    true,
+		SupportedUILocales:       []language.Tag{language.English},
+	}, st, op.StaticIssuer(issuer),
+		op.WithAllowInsecure(),
+		op.WithCustomAuthEndpoint(op.NewEndpoint("auth")),
+		op.WithLogger(quiet),
+	)
+	if err != nil {
+		return nil, err
+	}
+	callback := op.AuthCallbackURL(provider)
+	interceptor := op.NewIssuerInterceptor(provider.IssuerFromRequest)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /login/username", func(w http.ResponseWriter, r *http.Request) {
+		renderOPLogin(w, r.URL.Query().Get("authRequestID"), "")
+	})
+	mux.Handle("POST /login/username", interceptor.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.FormValue("id")
+		if err := st.CheckUsernamePassword(r.FormValue("username"), r.FormValue("password"), id); err != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			renderOPLogin(w, id, err.Error())
+			return
+		}
+		http.Redirect(w, r, callback(r.Context(), id), http.StatusFound)
+	}))
+	mux.HandleFunc("GET /logged-out", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "signed out successfully")
+	})
+	mux.Handle("/", provider)
+	return mux, nil
+}
+
+var opLoginPage = template.Must(template.New("login").Parse(`<!DOCTYPE html>
+<html><head><title>Test OP login</title></head><body>
+<form method="POST" action="/login/username">
+<input type="hidden" name="id" value="{{.ID}}">
+<label>Username <input name="username"></label>
+<label>Password <input type="password" name="password"></label>
+{{if .Error}}<p class="error">{{.Error}}</p>{{end}}
+<button type="submit">Login</button>
+</form></body></html>`))
+
+func renderOPLogin(w http.ResponseWriter, id, errMsg string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = opLoginPage.Execute(w, struct{ ID, Error string }{id, errMsg})
+}
+
 // opStorage is the example storage with our clients, users and rotating keys.
 type opStorage struct {
 	*storage.Storage
@@ -246,7 +342,7 @@ type opStorage struct {
 	keys    []*opKey // keys[0] signs; all are published
 }
 
-var _ exampleop.Storage = (*opStorage)(nil)
+var _ op.Storage = (*opStorage)(nil)
 
 func (s *opStorage) addClient(c OIDCClient) {
 	s.mu.Lock()

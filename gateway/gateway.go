@@ -46,6 +46,10 @@ type Deps struct {
 	// RequestModules are the chain's request modules (trusted header, bearer tokens) in
 	// chain order; they are asked for requests without a session.
 	RequestModules []RequestModule
+	// OIDC are the OpenID providers offered on the login page, in chain order.
+	OIDC []OIDCLogin
+	// Adder creates customer users for OIDC auto_create.
+	Adder CustomerUserAdder
 	// PreAuth is set when the first chain module is the trusted header (OTRS PreAuth): no
 	// password form is offered.
 	PreAuth bool
@@ -171,6 +175,8 @@ func (g *Gateway) newApp() *fiber.App {
 	app.Get(PathLogout, g.logout)
 	app.Post(PathLogout, g.logout)
 	app.Get(PathUserinfo, g.userinfo)
+	app.Get(pathOIDCStart, g.oidcStart)
+	app.Get(pathOIDCCallback, g.oidcCallback)
 	app.All(strings.TrimSuffix(PathPrefix, "/")+"/*", g.notFound)
 	app.All("/*", g.proxy)
 	return app

@@ -26,6 +26,8 @@ var templates = template.Must(template.ParseFS(templateFS, "templates/*.html"))
 
 type loginView struct {
 	Title, Action, CSRF, Redirect, Username, Error string
+	// Providers are the OpenID providers' buttons.
+	Providers []oidcButton
 }
 
 type formView struct{ Action, CSRF, Button string }
@@ -85,8 +87,10 @@ func (g *Gateway) showLogin(c *fiber.Ctx, status int, username, rd, msg string) 
 			msg = msgSessionExpired
 		}
 	}
+	safeRD := g.redirects.safe(rd)
 	return g.render(c, status, "login.html", loginView{
-		Title: g.title(), Action: PathLogin, CSRF: token, Redirect: g.redirects.safe(rd), Username: username, Error: msg,
+		Title: g.title(), Action: PathLogin, CSRF: token, Redirect: safeRD, Username: username, Error: msg,
+		Providers: g.oidcButtons(safeRD),
 	})
 }
 
@@ -267,6 +271,9 @@ func (g *Gateway) logout(c *fiber.Ctx) error {
 	c.Cookie(g.cookie.expired())
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	target := g.cfg.Portal.LogoutURL
+	if u := g.providerLogoutURL(sess); u != "" {
+		target = u
+	}
 	if !wantsHTML(c) {
 		var rd any
 		if target != "" {

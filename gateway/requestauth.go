@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/gatehouse-sso/gatehouse/authn"
+	"github.com/gatehouse-sso/gatehouse/authn/oidc"
 	"github.com/gatehouse-sso/gatehouse/claims"
 )
 
@@ -33,8 +34,9 @@ type RequestModule struct {
 
 const localNewSession = "gatehouse.new_session"
 
-// ErrInvalidToken is what bearer modules wrap for a token that is present but not valid.
-var ErrInvalidToken = errors.New("invalid bearer token")
+// ErrInvalidToken is what bearer modules wrap for a token that is present but not valid
+// (authn/oidc's sentinel).
+var ErrInvalidToken = oidc.ErrInvalidToken
 
 // requestIdentity runs the request modules for a request without a session. It returns the
 // claim set of the first module that authenticates (nil if none did), or an error answer

@@ -81,10 +81,16 @@ func (m *Manager) Expires(s *Session) time.Time {
 	return idle
 }
 
+// CreateOption sets more of a new session.
+type CreateOption func(*Session)
+
+// WithIDToken keeps an OIDC login's ID token in the session (for provider logout).
+func WithIDToken(raw string) CreateOption { return func(s *Session) { s.IDToken = raw } }
+
 // Create starts a session for c and returns its id (the cookie value) and the session. The
 // id is always new: a pre-login id is never reused (session fixation). It also creates the
 // session's CSRF token. remoteAddr is kept for audit.
-func (m *Manager) Create(ctx context.Context, c claims.Set, remoteAddr string) (string, *Session, error) {
+func (m *Manager) Create(ctx context.Context, c claims.Set, remoteAddr string, opts ...CreateOption) (string, *Session, error) {
 	if c.Login == "" {
 		return "", nil, errors.New("sessions: create: empty login")
 	}
@@ -103,6 +109,9 @@ func (m *Manager) Create(ctx context.Context, c claims.Set, remoteAddr string) (
 		Created:    now,
 		LastSeen:   now,
 		RemoteAddr: remoteAddr,
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	key := Key(id)
 	if err := m.store.Save(ctx, key, s, m.Expires(s)); err != nil {

@@ -39,6 +39,9 @@ type Session struct {
 	LastSeen time.Time `json:"last_seen"`
 	// RemoteAddr is the client address at login (for audit).
 	RemoteAddr string `json:"remote_addr,omitempty"`
+	// IDToken is the OpenID provider's ID token of an OIDC login, kept for id_token_hint at
+	// provider logout.
+	IDToken string `json:"id_token,omitempty"`
 }
 
 // Store keeps sessions keyed by the hash of their id (Key). The same conformance suite
@@ -63,4 +66,11 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
 	Close() error
+}
+
+// SecretKeeper is a store that keeps a secret shared by every gatehouse process using the
+// store — e.g. the key that seals OIDC state cookies, which must open on whichever process
+// the provider's redirect reaches. Get-or-create: the first process to ask creates it.
+type SecretKeeper interface {
+	SharedSecret(ctx context.Context, name string, size int) ([]byte, error)
 }

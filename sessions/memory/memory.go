@@ -42,6 +42,7 @@ type Store struct {
 	mu      sync.RWMutex
 	entries map[string]*entry
 	byLogin map[string]map[string]struct{} // login → keys
+	secrets map[string][]byte              // SharedSecret values
 
 	stop      chan struct{}
 	done      chan struct{}

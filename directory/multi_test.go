@@ -3,10 +3,15 @@ package directory
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
+
+var quiet = slog.New(slog.DiscardHandler)
 
 // fake is an in-memory source; logins match ignoring case, like the SQL source.
 type fake struct {
@@ -15,8 +20,10 @@ type fake struct {
 	ids      map[string][]string
 	err      error // returned by every call when set
 	readOnly bool
+	die      bool
 	added    []string
 	pw       map[string]string
+	gets     int // Get calls, for the cache tests
 }
 
 func newFake(name string, logins ...string) *fake {
@@ -29,8 +36,10 @@ func newFake(name string, logins ...string) *fake {
 
 func (f *fake) Name() string   { return f.name }
 func (f *fake) ReadOnly() bool { return f.readOnly }
+func (f *fake) Die() bool      { return f.die }
 
 func (f *fake) Get(_ context.Context, login string) (*CustomerUser, error) {
+	f.gets++
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -129,14 +138,102 @@ func TestDirectoryGet(t *testing.T) {
 			}
 		})
 	}
-	t.Run("a failing source stops the lookup", func(t *testing.T) {
-		down := newFake("down")
+}
+
+// TestDirectoryFaults: OTRS skips a failing source unless it dies (Params->{Die}); writes
+// never skip.
+func TestDirectoryFaults(t *testing.T) {
+	ctx := context.Background()
+	newDown := func(die bool) *fake {
+		down := newFake("down", "bob", "carol")
 		down.err = errors.New("connection refused")
-		_, err := New(down, b).Get(ctx, "bob")
-		if err == nil || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `source "down"`) {
-			t.Errorf("err = %v", err)
+		down.die = die
+		return down
+	}
+	b := newFake("B", "bob")
+	b.ids["bob"] = []string{"B1"}
+	d := func(down *fake) *Directory {
+		dir, err := NewDirectory(quiet, down, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	t.Run("get skips a failing source", func(t *testing.T) {
+		u, err := d(newDown(false)).Get(ctx, "bob")
+		if err != nil || u.Source != "B" {
+			t.Fatalf("got %+v, %v", u, err)
+		}
+		if _, err := d(newDown(false)).Get(ctx, "carol"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("only in the failing source: %v", err)
 		}
 	})
+	t.Run("get fails on a dying source", func(t *testing.T) {
+		_, err := d(newDown(true)).Get(ctx, "bob")
+		if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `source "down"`) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("an ended context is not skipped", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		down := newDown(false)
+		down.err = cctx.Err()
+		if _, err := d(down).Get(cctx, "bob"); err == nil || errors.Is(err, ErrNotFound) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("search skips a failing source", func(t *testing.T) {
+		got, err := d(newDown(false)).Search(ctx, Query{})
+		if err != nil || len(got) != 1 || got[0].Source != "B" {
+			t.Fatalf("got %v, %v", got, err)
+		}
+		if _, err := d(newDown(true)).Search(ctx, Query{}); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("dying: %v", err)
+		}
+	})
+	t.Run("customer ids skip a failing source", func(t *testing.T) {
+		ids, err := d(newDown(false)).CustomerIDs(ctx, "bob")
+		if err != nil || !reflect.DeepEqual(ids, []string{"B1"}) {
+			t.Fatalf("got %v, %v", ids, err)
+		}
+		if _, err := d(newDown(true)).CustomerIDs(ctx, "bob"); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("dying: %v", err)
+		}
+	})
+	t.Run("writes never skip", func(t *testing.T) {
+		w := newFake("W")
+		dir, _ := NewDirectory(quiet, newDown(false), w)
+		if _, err := dir.Add(ctx, "W", map[string]string{VarLogin: "carol"}, ""); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("add while a source is down: %v", err)
+		}
+		if len(w.added) != 0 {
+			t.Errorf("added %v", w.added)
+		}
+		w.users["bob"] = &CustomerUser{Login: "bob", Source: "W", Attrs: map[string]string{}}
+		if err := dir.SetPassword(ctx, "bob", "pw"); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("set password while an earlier source is down: %v", err)
+		}
+		if _, err := dir.Update(ctx, "bob", map[string]string{"UserCity": "X"}, ""); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("update while an earlier source is down: %v", err)
+		}
+	})
+}
+
+func TestNewDirectory(t *testing.T) {
+	var srcs []Source
+	for i := range MaxSources + 1 {
+		srcs = append(srcs, newFake(fmt.Sprint("S", i)))
+	}
+	if _, err := NewDirectory(quiet, srcs[:MaxSources]...); err != nil {
+		t.Errorf("%d sources: %v", MaxSources, err)
+	}
+	if _, err := NewDirectory(quiet, srcs...); err == nil {
+		t.Errorf("%d sources accepted", len(srcs))
+	}
+	if _, err := NewDirectory(quiet, newFake("A"), newFake("A")); err == nil {
+		t.Error("duplicate names accepted")
+	}
 }
 
 func TestDirectorySearch(t *testing.T) {
@@ -247,5 +344,145 @@ func TestDirectoryPing(t *testing.T) {
 	b.err = errors.New("down")
 	if err := New(a, b).Ping(context.Background()); err == nil || !strings.Contains(err.Error(), `source "B"`) {
 		t.Errorf("Ping = %v", err)
+	}
+}
+
+// clock is a settable time for the cache.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func TestCached(t *testing.T) {
+	ctx := context.Background()
+	if src := newFake("A"); Cached(src, 0) != Source(src) {
+		t.Fatal("ttl 0 must return the source itself")
+	}
+	clk := &clock{t: time.Unix(1_000_000, 0)}
+	newCached := func(src Source) *cached {
+		c := Cached(src, time.Minute).(*cached)
+		c.now = clk.now
+		return c
+	}
+	a := newFake("A", "Alice")
+	a.ids["alice"] = []string{"X"}
+	c := newCached(a)
+	get := func(login string) *CustomerUser {
+		t.Helper()
+		u, err := c.Get(ctx, login)
+		if err != nil {
+			t.Fatalf("get %s: %v", login, err)
+		}
+		return u
+	}
+	get("alice")
+	u := get("alice")
+	if a.gets != 1 {
+		t.Fatalf("%d source gets for two lookups; want 1", a.gets)
+	}
+	u.Attrs["UserCity"] = "changed by a caller"
+	if get("alice").Attrs["UserCity"] != "" {
+		t.Error("a caller changed the cached record")
+	}
+	clk.t = clk.t.Add(59 * time.Second)
+	get("alice")
+	if a.gets != 1 {
+		t.Errorf("expired early")
+	}
+	clk.t = clk.t.Add(time.Second)
+	get("alice")
+	if a.gets != 2 {
+		t.Errorf("ttl not honoured: %d gets", a.gets)
+	}
+	// Not found is not cached: a record added behind the cache's back shows at once.
+	if _, err := c.Get(ctx, "newbie"); !errors.Is(err, ErrNotFound) {
+		t.Fatal(err)
+	}
+	a.users["newbie"] = &CustomerUser{Login: "newbie", Source: "A"}
+	get("newbie")
+	// Customer ids are cached too.
+	for range 2 {
+		if ids, err := c.CustomerIDs(ctx, "alice"); err != nil || !reflect.DeepEqual(ids, []string{"X"}) {
+			t.Fatalf("ids %v %v", ids, err)
+		}
+	}
+	a.ids["alice"] = []string{"Y"}
+	if ids, _ := c.CustomerIDs(ctx, "alice"); !reflect.DeepEqual(ids, []string{"X"}) {
+		t.Errorf("ids not cached: %v", ids)
+	}
+	c.Invalidate("ALICE")
+	if ids, _ := c.CustomerIDs(ctx, "alice"); !reflect.DeepEqual(ids, []string{"Y"}) {
+		t.Errorf("ids after Invalidate: %v", ids)
+	}
+	// The wrapper keeps the source's sides.
+	if c.ReadOnly() || c.Die() {
+		t.Error("ReadOnly/Die of a writable, non-dying source")
+	}
+	if ro := newCached(readOnlyFake{newFake("plain")}); !ro.ReadOnly() {
+		t.Error("a source without Writer must be read-only through the cache")
+	} else if _, err := ro.Add(ctx, map[string]string{VarLogin: "x"}, ""); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("add through the cache of a read-only source: %v", err)
+	}
+}
+
+// TestCachedThroughDirectory: writes through a Directory drop the cached lookups: the login
+// in every source on Add, the owner's whole cache on Update and SetPassword.
+func TestCachedThroughDirectory(t *testing.T) {
+	ctx := context.Background()
+	a := newFake("A", "alice", "other")
+	b := newFake("B", "bob")
+	ca, cb := Cached(a, time.Hour), Cached(b, time.Hour)
+	d, err := NewDirectory(quiet, ca, cb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lookup := func(login string) *CustomerUser {
+		t.Helper()
+		u, err := d.Get(ctx, login)
+		if err != nil {
+			t.Fatalf("get %s: %v", login, err)
+		}
+		return u
+	}
+	lookup("alice")
+	lookup("other")
+	lookup("bob")
+	gets := a.gets
+	lookup("alice")
+	if a.gets != gets {
+		t.Fatal("not cached")
+	}
+	// Update through the directory: A's cache is dropped entirely, the change is visible.
+	if _, err := d.Update(ctx, "alice", map[string]string{"UserCity": "Berlin"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookup("alice").Attrs["UserCity"]; got != "Berlin" {
+		t.Errorf("after Update: city %q", got)
+	}
+	gets = a.gets
+	lookup("other")
+	if a.gets != gets+1 {
+		t.Errorf("Update did not purge the owner's cache")
+	}
+	// Behind the cache's back a change stays invisible until a write drops it.
+	a.users["other"].Attrs["UserCity"] = "Hamburg"
+	if got := lookup("other").Attrs["UserCity"]; got != "" {
+		t.Errorf("uncached read: %q", got)
+	}
+	if err := d.SetPassword(ctx, "other", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookup("other").Attrs["UserCity"]; got != "Hamburg" {
+		t.Errorf("after SetPassword: city %q", got)
+	}
+	// Add drops the login everywhere: bob is cached in B; adding BOB to A must fail (exists)
+	// and a new login added to A is found at once.
+	if _, err := d.Add(ctx, "A", map[string]string{VarLogin: "BOB"}, ""); !errors.Is(err, ErrExists) {
+		t.Fatalf("add existing: %v", err)
+	}
+	if _, err := d.Add(ctx, "A", map[string]string{VarLogin: "carol"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if u := lookup("carol"); u.Source != "A" {
+		t.Errorf("carol from %s", u.Source)
 	}
 }

@@ -322,6 +322,10 @@ func (s *Source) Name() string { return s.cfg.Name }
 // ReadOnly reports whether the source refuses writes (read_only).
 func (s *Source) ReadOnly() bool { return s.cfg.ReadOnly }
 
+// Die reports params.die: a fault of this source fails a directory lookup instead of being
+// skipped (directory.Dier).
+func (s *Source) Die() bool { return s.cfg.Params.Die }
+
 // DB is the pool the source reads.
 func (s *Source) DB() *DB { return s.db }
 

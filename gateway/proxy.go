@@ -23,6 +23,9 @@ var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy
 // proxy handles every non-reserved path: route, identity, forward.
 func (g *Gateway) proxy(c *fiber.Ctx) error {
 	req := c.Request()
+	// Trailers never pass: fasthttp keeps them apart from the header section, where no scrub
+	// sees them, and some upstreams merge them into the headers.
+	dropTrailers(&req.Header)
 	// Identity headers are removed before anything reads them, on every request; only the
 	// request modules' own input headers wait until those modules have read them.
 	g.scrub(&req.Header, g.owned)
@@ -83,9 +86,15 @@ func (g *Gateway) proxy(c *fiber.Ctx) error {
 	for _, h := range hopHeaders {
 		req.Header.Del(h)
 	}
-	if rt.maxBody > 0 && req.Header.ContentLength() < 0 {
+	if req.Header.ContentLength() < 0 {
 		if bs := c.Context().RequestBodyStream(); bs != nil {
-			req.SetBodyStream(&limitedBody{r: bs, left: rt.maxBody}, -1)
+			// Chunked: trailers arrive after the body, while it streams; they are dropped at
+			// its end, before fasthttp writes them out.
+			var r io.Reader = &trailerDropper{r: bs, h: &req.Header}
+			if rt.maxBody > 0 {
+				r = &limitedBody{r: r, left: rt.maxBody}
+			}
+			req.SetBodyStream(r, -1)
 		}
 	}
 	rewriteTarget(req, rt)
@@ -299,4 +308,41 @@ func (g *Gateway) tunnel(c *fiber.Ctx, rt *route) error {
 		<-done
 	})
 	return nil
+}
+
+// dropTrailers removes request trailers that fasthttp has already parsed (a small chunked
+// body arrives whole with its headers). Deleting Trailer moves them into the header section,
+// where they are found as new names and deleted.
+func dropTrailers(h *fasthttp.RequestHeader) {
+	if h.ContentLength() >= 0 && len(h.Peek(fiber.HeaderTrailer)) == 0 {
+		return // trailers come only with a chunked body
+	}
+	before := map[string]struct{}{}
+	h.VisitAll(func(k, _ []byte) { before[string(k)] = struct{}{} })
+	h.Del(fiber.HeaderTrailer)
+	var added []string
+	h.VisitAll(func(k, _ []byte) {
+		if _, ok := before[string(k)]; !ok {
+			added = append(added, string(k))
+		}
+	})
+	for _, k := range added {
+		h.Del(k)
+	}
+}
+
+// trailerDropper empties the trailer section when a streamed chunked body ends, which is
+// when fasthttp parses the trailers and just before it writes them upstream.
+type trailerDropper struct {
+	r io.Reader
+	h *fasthttp.RequestHeader
+}
+
+func (t *trailerDropper) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil {
+		// The header section is already on the wire; what Del moves into it stays here.
+		t.h.Del(fiber.HeaderTrailer)
+	}
+	return n, err
 }

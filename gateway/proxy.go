@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -267,17 +269,27 @@ func wantsHTML(c *fiber.Ctx) bool {
 	return strings.Contains(c.Get(fiber.HeaderAccept), "text/html")
 }
 
+// isUpgrade reports a WebSocket handshake. Other upgrades (h2c above all, which would hand the
+// client a channel past every later check) are not tunnelled: their Upgrade and Connection
+// headers are dropped as hop-by-hop and the request is proxied as a plain one.
 func isUpgrade(h *fasthttp.RequestHeader) bool {
-	return len(h.Peek("Upgrade")) > 0 && bytes.Contains(bytes.ToLower(h.Peek(fiber.HeaderConnection)), []byte("upgrade"))
+	return bytes.EqualFold(bytes.TrimSpace(h.Peek("Upgrade")), []byte("websocket")) &&
+		bytes.Contains(bytes.ToLower(h.Peek(fiber.HeaderConnection)), []byte("upgrade"))
 }
 
-// tunnel carries an upgraded connection (WebSocket) to the upstream byte for byte. It never
-// goes through the pooled client: an upgraded connection must not return to the pool.
+// tunnel carries a WebSocket connection to the upstream byte for byte, once the upstream has
+// agreed with 101. It never goes through the pooled client: an upgraded connection must not
+// return to the pool. Until the 101 nothing but the handshake is sent upstream, so a client
+// cannot pipeline a second, unchecked request into the tunnel.
 func (g *Gateway) tunnel(c *fiber.Ctx, rt *route) error {
+	if rt.client.IsTLS {
+		return g.plainError(c, fiber.StatusNotImplemented, "WebSocket to TLS upstreams is not supported.")
+	}
 	req := c.Request()
 	rewriteTarget(req, rt)
-	req.Header.Del("Keep-Alive")
-	req.Header.Del("Proxy-Connection")
+	for _, h := range []string{"Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "Te", "Trailer"} {
+		req.Header.Del(h)
+	}
 	req.Header.SetRequestURIBytes(req.URI().RequestURI())
 	head := append([]byte(nil), req.Header.Header()...)
 	up, err := net.DialTimeout("tcp", rt.client.Addr, 5*time.Second)
@@ -285,14 +297,40 @@ func (g *Gateway) tunnel(c *fiber.Ctx, rt *route) error {
 		g.log.Warn("upstream upgrade dial failed", "route", rt.name, "err", err)
 		return g.plainError(c, fiber.StatusBadGateway, "The upstream is not reachable.")
 	}
-	if rt.client.IsTLS {
-		_ = up.Close()
-		return g.plainError(c, fiber.StatusNotImplemented, "Upgrades to TLS upstreams are not supported.")
+	_ = up.SetDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(up)
+	var resp *http.Response
+	if _, err = up.Write(head); err == nil {
+		resp, err = http.ReadResponse(br, nil)
 	}
+	if err != nil {
+		_ = up.Close()
+		g.log.Warn("upstream upgrade failed", "route", rt.name, "err", err)
+		return g.plainError(c, fiber.StatusBadGateway, "The upstream did not answer the upgrade.")
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		// No upgrade: relay the answer as a normal response and close the upstream connection.
+		defer up.Close()
+		defer resp.Body.Close()
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if err != nil {
+			return g.plainError(c, fiber.StatusBadGateway, "The upstream's answer was cut short.")
+		}
+		for k, vs := range resp.Header {
+			for _, v := range vs {
+				c.Response().Header.Add(k, v)
+			}
+		}
+		c.Response().Header.Del(fiber.HeaderConnection)
+		return c.Status(resp.StatusCode).Send(body)
+	}
+	_ = up.SetDeadline(time.Time{})
+	var respHead bytes.Buffer
+	_ = resp.Write(&respHead) // status line and headers; a 101 has no body
 	c.Context().HijackSetNoResponse(true)
 	c.Context().Hijack(func(client net.Conn) {
 		defer up.Close()
-		if _, err := up.Write(head); err != nil {
+		if _, err := client.Write(respHead.Bytes()); err != nil {
 			return
 		}
 		done := make(chan struct{})
@@ -303,7 +341,7 @@ func (g *Gateway) tunnel(c *fiber.Ctx, rt *route) error {
 			}
 			close(done)
 		}()
-		_, _ = io.Copy(client, up)
+		_, _ = io.Copy(client, br) // br holds what the upstream sent after the 101
 		_ = client.Close()
 		<-done
 	})

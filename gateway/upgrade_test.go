@@ -34,7 +34,7 @@ func TestUpgradeTunnel(t *testing.T) {
 			return
 		}
 		seen <- req.Header
-		_, _ = io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		_, _ = io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
 		_, _ = io.Copy(conn, br) // echo
 	}()
 	h := newHarness(t, func(c *configs.Config) {
@@ -48,7 +48,7 @@ func TestUpgradeTunnel(t *testing.T) {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	_, _ = io.WriteString(conn, "GET /socket HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\nRemote_User: admin\r\nCookie: gatehouse_session="+sess.Value+"\r\n\r\n")
+	_, _ = io.WriteString(conn, "GET /socket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nRemote_User: admin\r\nCookie: gatehouse_session="+sess.Value+"\r\n\r\n")
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
@@ -73,5 +73,35 @@ func TestUpgradeNeedsSession(t *testing.T) {
 	resp, _ := h.do("GET", "/socket", nil, map[string]string{"Upgrade": "websocket", "Connection": "Upgrade"})
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("anonymous upgrade: %d", resp.StatusCode)
+	}
+}
+
+// An upgrade the upstream does not accept must not turn into a raw tunnel: a pipelined
+// second request on the same connection would otherwise reach the upstream unchecked.
+func TestUpgradeRefusedIsNoTunnel(t *testing.T) {
+	h := newHarness(t, nil)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	for _, upg := range []string{"websocket", "h2c"} {
+		_, _ = io.WriteString(conn, "GET /static/a HTTP/1.1\r\nHost: x\r\nUpgrade: "+upg+"\r\nConnection: Upgrade\r\n\r\n"+
+			"GET /static/b HTTP/1.1\r\nHost: x\r\nRemote-User: admin\r\n\r\n")
+	}
+	br := bufio.NewReader(conn)
+	for i := 0; i < 4; i++ {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			break // the connection may be closed after a refused upgrade
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	h.up.mu.Lock()
+	defer h.up.mu.Unlock()
+	if r := h.up.last; r != nil && (r.Header.Get("Remote-User") != "" || r.Header.Get("Upgrade") != "") {
+		t.Fatalf("upstream got Remote-User %q Upgrade %q", r.Header.Get("Remote-User"), r.Header.Get("Upgrade"))
 	}
 }

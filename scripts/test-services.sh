@@ -289,11 +289,31 @@ start_redis() {
 
 # ---------------------------------------------------------------- FreeRADIUS
 
+# probe_radius PORT SEND_MA: alice/alicepass (with a Message-Authenticator) is accepted, and the
+# reply carries a Message-Authenticator exactly when SEND_MA is yes.
+probe_radius() {
+	command -v radclient >/dev/null 2>&1 || return 1
+	local out
+	out=$(printf 'User-Name = "alice"\nUser-Password = "alicepass"\nMessage-Authenticator = 0x00\n' |
+		timeout 5 radclient -x -t 1 -r 1 "$HOST:$1" auth "$RADIUS_SECRET" 2>/dev/null) || return 1
+	if printf '%s\n' "$out" | awk '/^Received/ { r = 1 } r' | grep -q Message-Authenticator; then
+		[ "$2" = yes ]
+	else
+		[ "$2" = no ]
+	fi
+}
+
 # start_radius NAME PORT REQUIRE_MA SEND_MA: a throwaway FreeRADIUS in DIR/NAME. start-radius.sh
 # is idempotent (it restarts an instance of its own DIR, by PID, with the current options) and
 # waits until a real Access-Request is accepted.
+# A server on PORT that is not DIR's own (another checkout's `up`) is used as is when it accepts
+# alice and signs its replies or not as asked; testenv.Radius checks the same again.
 start_radius() {
-	local name=$1 port=$2 require=$3 send=$4
+	local name=$1 port=$2 require=$3 send=$4 pid
+	if ! pid=$(running_pid "$DIR/$name/run/radiusd.pid" freeradius) && probe_radius "$port" "$send"; then
+		log "FreeRADIUS ($name): port $port already answers (not started from $DIR): using it as is"
+		return
+	fi
 	REQUIRE_MA=$require SEND_MA=$send RADIUS_SECRET=$RADIUS_SECRET READY_TIMEOUT=$READY_TIMEOUT \
 		scripts/start-radius.sh "$DIR/$name" "$port" || die "FreeRADIUS ($name): start failed"
 }

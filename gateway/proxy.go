@@ -32,7 +32,10 @@ func (g *Gateway) proxy(c *fiber.Ctx) error {
 	// request modules' own input headers wait until those modules have read them.
 	g.scrub(&req.Header, g.owned)
 
-	rt := g.routes.match(string(req.Header.Host()), c.Path())
+	// Routing sees what the upstream will get: the normalised path (percent-decoded, dot
+	// segments and repeated slashes removed — the path that is forwarded) and the request
+	// target's authority, which wins over Host for an absolute-form target (RFC 9112 §3.2.2).
+	rt := g.routes.match(string(req.URI().Host()), string(req.URI().Path()))
 	if rt == nil {
 		g.scrub(&req.Header, g.moduleInputs)
 		return g.plainError(c, fiber.StatusNotFound, "No route for this address.")
@@ -168,14 +171,16 @@ func (g *Gateway) setForwarded(c *fiber.Ctx) {
 // rewriteTarget points the request at the route's upstream: the upstream's base path is
 // prepended and, unless preserve_host, Host becomes the upstream's.
 func rewriteTarget(req *fasthttp.Request, rt *route) {
+	uri := req.URI()
 	if rt.basePath != "" {
-		uri := req.URI()
-		uri.SetPathBytes(append([]byte(rt.basePath), uri.PathOriginal()...))
+		uri.SetPathBytes(append([]byte(rt.basePath), uri.Path()...))
 	}
-	if !rt.preserve {
-		req.Header.SetHost(rt.hostHeader)
-		req.URI().SetHost(rt.hostHeader)
+	host := rt.hostHeader
+	if rt.preserve {
+		host = string(uri.Host())
 	}
+	req.Header.SetHost(host)
+	uri.SetHost(host)
 }
 
 var errBodyTooLarge = errors.New("request body too large")

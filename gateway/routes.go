@@ -92,10 +92,10 @@ func compileRoutes(rs []configs.Route, lim configs.Limits, echoAddr string) (*ro
 				// upload never lands on a connection the upstream already closed.
 				MaxIdleConnDuration:      4 * time.Second,
 				NoDefaultUserAgentHeader: true,
-				DisablePathNormalizing:   true,
-				MaxConns:                 maxConns,
-				MaxConnWaitTimeout:       5 * time.Second,
-				ReadBufferSize:           16 << 10,
+				// The normalised path that routing matched is the path sent upstream.
+				MaxConns:           maxConns,
+				MaxConnWaitTimeout: 5 * time.Second,
+				ReadBufferSize:     16 << 10,
 			},
 			upstreamURL: u.Scheme + "://" + u.Host + u.Path,
 		})

@@ -22,10 +22,10 @@
 # 0 (the default 1 s would slow every reject test down). Stops by PID only.
 set -euo pipefail
 
-[ $# -ge 1 ] && [ $# -le 2 ] || {
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
 	echo "usage: $0 DIR [PORT]" >&2
 	exit 2
-}
+fi
 DIR=$1
 PORT=${2:-21812}
 SECRET=${RADIUS_SECRET:-testing123}
@@ -42,7 +42,7 @@ die() {
 case $PORT in '' | *[!0-9]*) die "PORT must be a number: $PORT" ;; esac
 case $REQUIRE_MA in yes | no) ;; *) die "REQUIRE_MA must be yes or no" ;; esac
 case $SEND_MA in yes | no) ;; *) die "SEND_MA must be yes or no" ;; esac
-case $SECRET in *'"'* | *'\'*) die "RADIUS_SECRET must not contain quotes or backslashes" ;; esac
+case $SECRET in *'"'* | *\\*) die "RADIUS_SECRET must not contain quotes or backslashes" ;; esac
 
 BIN=$(command -v freeradius || command -v radiusd || true)
 [ -n "$BIN" ] || die "freeradius not found (scripts/install-packages.sh installs freeradius freeradius-utils)"
@@ -56,7 +56,7 @@ COMM=$(basename "$(readlink -f "$BIN")")
 # running: the PID from PIDFILE if that process is alive and is freeradius (guards PID reuse).
 running() {
 	local pid="" comm
-	[ -f "$PIDFILE" ] && read -r pid <"$PIDFILE" || true
+	if [ -f "$PIDFILE" ]; then read -r pid <"$PIDFILE" || true; fi
 	case $pid in '' | *[!0-9]*) return 1 ;; esac
 	kill -0 "$pid" 2>/dev/null || return 1
 	comm=$(ps -o comm= -p "$pid" 2>/dev/null) || return 1
@@ -65,11 +65,11 @@ running() {
 }
 
 stop_running() {
-	local pid i
+	local pid
 	pid=$(running) || return 0
 	log "stopping the instance already running from $DIR (pid $pid) to apply the options"
 	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		kill -0 "$pid" 2>/dev/null || return 0
 		sleep 0.1
 	done

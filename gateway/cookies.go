@@ -91,8 +91,10 @@ func (g *Gateway) crossSite(c *fiber.Ctx) bool {
 	case "same-origin", "same-site", "none":
 		return false
 	}
-	if o := c.Get(headerOrigin); o != "" && o != "null" {
-		return !strings.EqualFold(o, g.publicURL.Scheme+"://"+g.publicURL.Host) && !strings.EqualFold(o, c.Protocol()+"://"+c.Hostname())
+	if o := c.Get(headerOrigin); o != "" {
+		// Only the configured public origin counts: the request's own Host and
+		// X-Forwarded-* are the client's to choose.
+		return !strings.EqualFold(o, g.publicURL.Scheme+"://"+g.publicURL.Host)
 	}
 	return false
 }

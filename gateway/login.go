@@ -10,6 +10,7 @@ import (
 	"io"
 	"mime"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -313,15 +314,17 @@ func (g *Gateway) healthz(c *fiber.Ctx) error {
 func (g *Gateway) readyz(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 3*time.Second)
 	defer cancel()
-	failed := fiber.Map{}
+	var failed []string
 	for name, check := range g.deps.Ready {
 		if err := check(ctx); err != nil {
-			failed[name] = err.Error()
+			// Details go to the log only: this answer is on the public port.
+			g.log.Warn("not ready", "check", name, "err", err)
+			failed = append(failed, name)
 		}
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	if len(failed) > 0 {
-		g.log.Warn("not ready", "failed", failed)
+		sort.Strings(failed)
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"ready": false, "failed": failed})
 	}
 	return c.JSON(fiber.Map{"ready": true})

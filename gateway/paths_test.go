@@ -89,3 +89,44 @@ func TestHostRouteAndBasePath(t *testing.T) {
 		t.Fatalf("status %d, upstream %s", resp.StatusCode, got.URL)
 	}
 }
+
+func TestRoutePolicy(t *testing.T) {
+	h := newHarness(t, func(c *configs.Config) {
+		up := c.Routes[0].Upstream
+		c.Routes = append(c.Routes,
+			configs.Route{Name: "billing", PathPrefix: "/billing", Upstream: up, Require: configs.Require{Groups: map[string]string{"billing": "rw"}}},
+			configs.Route{Name: "reports", PathPrefix: "/reports", Upstream: up, Require: configs.Require{Groups: map[string]string{"billing": "ro", "users": "move_into"}}},
+			configs.Route{Name: "acme", PathPrefix: "/acme", Upstream: up, Require: configs.Require{CustomerIDs: []string{"acme"}}},
+			configs.Route{Name: "other", PathPrefix: "/other", Upstream: up, Require: configs.Require{CustomerIDs: []string{"NOPE"}}},
+		)
+	})
+	_, sess := h.login("jdoe", "Secret123!", "/") // groups: users rw, billing ro; customer ids ACME, OTHER
+	for path, want := range map[string]int{"/billing/x": 403, "/reports": 200, "/acme/1": 200, "/other": 403, "/app": 200} {
+		before := h.up.n
+		if r, _ := h.do("GET", path, nil, nil, sess); r.StatusCode != want {
+			t.Errorf("%s: %d, want %d", path, r.StatusCode, want)
+		} else if want == 403 && h.up.n != before {
+			t.Errorf("%s: refused, but the upstream was asked", path)
+		}
+	}
+}
+
+// Forwarding headers from a client that is not a trusted proxy are removed in every copy and
+// spelling, not just the first.
+func TestForwardedDuplicatesFromUntrusted(t *testing.T) {
+	h := newHarness(t, nil)
+	rawRequest(t, h.base, "GET /static/x HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 6.6.6.6\r\nX-Forwarded-For: 7.7.7.7\r\n"+
+		"X_Forwarded_For: 8.8.8.8\r\nX-Forwarded-Host: a.example\r\nX-Forwarded-Host: evil.example\r\nX-Real-IP: 9.9.9.9\r\nForwarded: for=1.2.3.4\r\n\r\n")
+	got := h.up.request().Header
+	if v := got.Values("X-Forwarded-For"); len(v) != 1 || v[0] != "127.0.0.1" {
+		t.Errorf("X-Forwarded-For %q", v)
+	}
+	if v := got.Values("X-Forwarded-Host"); len(v) != 1 || v[0] != "x" {
+		t.Errorf("X-Forwarded-Host %q", v)
+	}
+	for _, k := range []string{"X_forwarded_for", "X-Real-Ip", "Forwarded"} {
+		if got.Get(k) != "" {
+			t.Errorf("%s reached the upstream: %q", k, got.Get(k))
+		}
+	}
+}

@@ -67,6 +67,10 @@ func (g *Gateway) proxy(c *fiber.Ctx) error {
 			return g.anonymous(c)
 		}
 		c.Locals(localLogin, set.Login)
+		if !rt.allows(set) {
+			g.log.Info("access denied by route policy", "login", set.Login, "route", rt.name, "request_id", c.Locals(localRequestID))
+			return g.plainError(c, fiber.StatusForbidden, "You do not have access to this page.")
+		}
 		for _, h := range g.headers {
 			if v := headerValue(set, h); v != "" {
 				req.Header.Set(h.name, v)
@@ -139,8 +143,20 @@ func (g *Gateway) scrub(h *fasthttp.RequestHeader, set ownedHeaders) {
 	}
 }
 
-// setForwarded sets X-Forwarded-For/-Proto/-Host. Incoming values are kept (and extended)
-// only from server.trusted_proxies; anyone else's are replaced.
+// forwardingHeaders are the client-address and original-URL headers upstreams believe. From
+// a peer outside server.trusted_proxies every copy and spelling of them is removed.
+var forwardingHeaders = func() ownedHeaders {
+	o := ownedHeaders{}
+	for _, h := range []string{headerXForwardedFor, headerXForwardedProto, headerXForwardedHost, "X-Forwarded-Port",
+		"X-Forwarded-Prefix", "X-Forwarded-Ssl", "X-Forwarded-Scheme", "X-Real-Ip", "X-Client-Ip", "True-Client-Ip",
+		"X-Original-Url", "X-Original-Uri", "X-Rewrite-Url", "Forwarded"} {
+		o.add(h)
+	}
+	return o
+}()
+
+// setForwarded sets X-Forwarded-For/-Proto/-Host. Incoming values are kept (every copy
+// joined, then extended) only from server.trusted_proxies; anyone else's are removed.
 func (g *Gateway) setForwarded(c *fiber.Ctx) {
 	h := &c.Request().Header
 	peer := remoteAddr(c)
@@ -148,24 +164,25 @@ func (g *Gateway) setForwarded(c *fiber.Ctx) {
 	if c.Context().IsTLS() {
 		proto = "https"
 	}
-	if g.trustedPeer(peer) {
-		if prior := h.Peek(headerXForwardedFor); len(prior) > 0 {
-			h.Set(headerXForwardedFor, string(prior)+", "+peer.String())
-		} else {
-			h.Set(headerXForwardedFor, peer.String())
-		}
-		if len(h.Peek(headerXForwardedProto)) == 0 {
-			h.Set(headerXForwardedProto, proto)
-		}
-		if len(h.Peek(headerXForwardedHost)) == 0 {
-			h.SetBytesV(headerXForwardedHost, h.Host())
-		}
+	if !g.trustedPeer(peer) {
+		g.scrub(h, forwardingHeaders)
+		h.Set(headerXForwardedFor, peer.String())
+		h.Set(headerXForwardedProto, proto)
+		h.SetBytesV(headerXForwardedHost, h.Host())
 		return
 	}
-	h.Set(headerXForwardedFor, peer.String())
-	h.Set(headerXForwardedProto, proto)
-	h.SetBytesV(headerXForwardedHost, h.Host())
-	h.Del("Forwarded")
+	prior := h.PeekAll(headerXForwardedFor)
+	xff := make([]byte, 0, 64)
+	for _, v := range prior {
+		xff = append(append(xff, v...), ", "...)
+	}
+	h.Set(headerXForwardedFor, string(append(xff, peer.String()...)))
+	if len(h.Peek(headerXForwardedProto)) == 0 {
+		h.Set(headerXForwardedProto, proto)
+	}
+	if len(h.Peek(headerXForwardedHost)) == 0 {
+		h.SetBytesV(headerXForwardedHost, h.Host())
+	}
 }
 
 // rewriteTarget points the request at the route's upstream: the upstream's base path is

@@ -10,6 +10,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/gatehouse-sso/gatehouse/claims"
 	"github.com/gatehouse-sso/gatehouse/configs"
 )
 
@@ -28,6 +29,28 @@ type route struct {
 	maxBody     int64
 	client      *fasthttp.HostClient
 	upstreamURL string
+	require     configs.Require
+}
+
+// allows reports whether the customer user may use the route: every required group with its
+// permission (rw grants every permission) and, if customer ids are required, one of them.
+func (r *route) allows(s *claims.Set) bool {
+	for group, perm := range r.require.Groups {
+		if !s.Groups.Has(group, perm) {
+			return false
+		}
+	}
+	if len(r.require.CustomerIDs) == 0 {
+		return true
+	}
+	for _, want := range r.require.CustomerIDs {
+		for _, have := range s.CustomerIDs {
+			if strings.EqualFold(want, have) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // routeTable matches requests to routes: routes naming the request's host come before
@@ -98,6 +121,7 @@ func compileRoutes(rs []configs.Route, lim configs.Limits, echoAddr string) (*ro
 				ReadBufferSize:     16 << 10,
 			},
 			upstreamURL: u.Scheme + "://" + u.Host + u.Path,
+			require:     rc.Require,
 		})
 	}
 	sort.SliceStable(t.routes, func(i, j int) bool {

@@ -97,3 +97,14 @@ func TestVersionAndUsage(t *testing.T) {
 		t.Fatalf("unknown command: %d %q", code, errs)
 	}
 }
+
+func TestListenOverride(t *testing.T) {
+	if code, _, errs := runCmd("", "serve", "--listen", "0.0.0.0:18080"); code != 2 || !strings.Contains(errs, "public_url") {
+		t.Fatalf("non-loopback --listen without public_url: %d %q", code, errs)
+	}
+	for addr, want := range map[string]bool{"127.0.0.1:1": true, "[::1]:1": true, "localhost:1": true, "0.0.0.0:1": false, "10.1.2.3:1": false, "x": false} {
+		if got := loopbackListen(addr); got != want {
+			t.Errorf("loopbackListen(%q) = %v", addr, got)
+		}
+	}
+}

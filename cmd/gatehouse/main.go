@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -95,8 +97,13 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *listen != "" {
-		// A public URL derived from the old address follows the new one.
+		// A public URL derived from the old address follows the new one — on loopback only:
+		// elsewhere the config must say which URL customers use (and the cookie turns Secure).
 		if cfg.Server.PublicURL == "http://"+cfg.Server.Listen {
+			if !loopbackListen(*listen) {
+				fmt.Fprintf(stderr, "gatehouse: --listen %s is not a loopback address: set server.public_url in a config file\n", *listen)
+				return 2
+			}
 			cfg.Server.PublicURL = "http://" + *listen
 		}
 		cfg.Server.Listen = *listen
@@ -193,4 +200,17 @@ func cmdHashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 	}
 	fmt.Fprintln(stdout, h)
 	return 0
+}
+
+// loopbackListen reports whether addr (host:port) listens on a loopback address only.
+func loopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

@@ -8,13 +8,20 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-sso/gatehouse/authn"
 	authdb "github.com/gatehouse-sso/gatehouse/authn/db"
+	"github.com/gatehouse-sso/gatehouse/authn/header"
+	authldap "github.com/gatehouse-sso/gatehouse/authn/ldap"
+	"github.com/gatehouse-sso/gatehouse/authn/oidc"
 	"github.com/gatehouse-sso/gatehouse/authn/passwd"
+	"github.com/gatehouse-sso/gatehouse/authn/radius"
 	"github.com/gatehouse-sso/gatehouse/configs"
 	"github.com/gatehouse-sso/gatehouse/directory"
+	ldapdir "github.com/gatehouse-sso/gatehouse/directory/ldap"
 	"github.com/gatehouse-sso/gatehouse/directory/sqldb"
 	"github.com/gatehouse-sso/gatehouse/gateway"
 	"github.com/gatehouse-sso/gatehouse/sessions"
@@ -33,6 +40,35 @@ type application struct {
 	store    sessions.Store
 	sessions *sessions.Manager
 	dbs      []*sqldb.DB
+	closers  []func() error
+	// groupsTable is the first db source's groups table (permission_groups or groups).
+	groupsTable string
+}
+
+// stateKey is the key that seals OIDC state cookies, shared through the session store so
+// that a provider's redirect may reach any gatehouse process.
+func stateKey(ctx context.Context, st sessions.Store) ([]byte, error) {
+	k, ok := st.(sessions.SecretKeeper)
+	if !ok {
+		return nil, fmt.Errorf("session store %T cannot keep the OIDC state key", st)
+	}
+	key, err := k.SharedSecret(ctx, "oidc-state", 32)
+	if err != nil {
+		return nil, fmt.Errorf("OIDC state key: %w", err)
+	}
+	return key, nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 func newLogger(cfg configs.Log, w io.Writer) *slog.Logger {
@@ -80,52 +116,82 @@ func writeCryptType(cfg *configs.Config, src configs.CustomerUserSource) (string
 	return passwd.TypeBcrypt, 12
 }
 
-// openSources opens and migrates the db data sources, in config order.
+// openSources opens the data sources in config order; db sources get the OTRS tables that
+// are absent.
 func openSources(ctx context.Context, cfg *configs.Config, log *slog.Logger, out io.Writer) (*application, error) {
 	app := &application{cfg: cfg, log: log}
+	var all []directory.Source
 	for i, sc := range cfg.CustomerUser {
-		db, err := sqldb.Open(ctx, sc.Params.DSN)
+		var src directory.Source
+		var err error
+		switch sc.Module {
+		case "db":
+			src, err = app.openSQLSource(ctx, sc, log, out)
+		case "ldap":
+			var ls *ldapdir.Source
+			if ls, err = ldapdir.New(sc, log); err == nil {
+				app.closers = append(app.closers, ls.Close)
+				src = ls
+			}
+		default:
+			err = fmt.Errorf("module %q is not available", sc.Module)
+		}
 		if err != nil {
 			app.close()
 			return nil, fmt.Errorf("customer_user[%d] %q: %w", i, sc.Name, err)
 		}
-		app.dbs = append(app.dbs, db)
-		res, err := sqldb.Migrate(ctx, db, sqldb.MigrateOptions{GroupsTable: sc.Params.GroupsTable})
-		if err != nil {
-			app.close()
-			return nil, fmt.Errorf("customer_user[%d] %q: schema: %w", i, sc.Name, err)
-		}
-		if len(res.Created) > 0 {
-			log.Info("created OTRS tables", "source", sc.Name, "db", db.String(), "tables", strings.Join(res.Created, ","))
-			if out != nil {
-				fmt.Fprintf(out, "%s (%s): created %s\n", sc.Name, db, strings.Join(res.Created, ", "))
-			}
-		} else if out != nil {
-			fmt.Fprintf(out, "%s (%s): all OTRS tables present, nothing changed\n", sc.Name, db)
-		}
-		ct, cost := writeCryptType(cfg, sc)
-		src, err := sqldb.NewSource(sc, db, sqldb.SourceOptions{Hasher: func(pw, login string) (string, error) {
-			return passwd.Hash(ct, pw, login, cost)
-		}})
-		if err != nil {
-			app.close()
-			return nil, fmt.Errorf("customer_user[%d] %q: %w", i, sc.Name, err)
-		}
-		app.sources = append(app.sources, src)
-		if app.admin == nil {
-			app.admin, err = sqldb.NewAdmin(db, sqldb.AdminOptions{GroupsTable: sc.Params.GroupsTable})
-			if err != nil {
-				app.close()
-				return nil, err
-			}
-		}
+		all = append(all, directory.Cached(src, cacheTTL(sc)))
 	}
-	ds := make([]directory.Source, len(app.sources))
-	for i, s := range app.sources {
-		ds[i] = s
-	}
-	app.dir = directory.New(ds...)
+	app.dir = directory.New(all...)
 	return app, nil
+}
+
+func cacheTTL(sc configs.CustomerUserSource) time.Duration {
+	if sc.CacheTTL == nil {
+		return 0
+	}
+	return *sc.CacheTTL
+}
+
+// openSQLSource opens, migrates and wraps one db data source.
+func (app *application) openSQLSource(ctx context.Context, sc configs.CustomerUserSource, log *slog.Logger, out io.Writer) (*sqldb.Source, error) {
+	db, err := sqldb.Open(ctx, sc.Params.DSN)
+	if err != nil {
+		return nil, err
+	}
+	app.dbs = append(app.dbs, db)
+	// Absent OTRS tables are created only in gatehouse's own kind of database: never in a
+	// foreign or read-only one, nor beside a customer table of another name.
+	if sc.Params.ForeignDB || sc.ReadOnly || sc.Params.Table != "customer_user" {
+		if out != nil {
+			fmt.Fprintf(out, "%s (%s): foreign, read-only or renamed table; no tables created\n", sc.Name, db)
+		}
+	} else if res, err := sqldb.Migrate(ctx, db, sqldb.MigrateOptions{GroupsTable: sc.Params.GroupsTable}); err != nil {
+		return nil, fmt.Errorf("schema: %w", err)
+	} else if len(res.Created) > 0 {
+		log.Info("created OTRS tables", "source", sc.Name, "db", db.String(), "tables", strings.Join(res.Created, ","))
+		if out != nil {
+			fmt.Fprintf(out, "%s (%s): created %s\n", sc.Name, db, strings.Join(res.Created, ", "))
+		}
+	} else if out != nil {
+		fmt.Fprintf(out, "%s (%s): all OTRS tables present, nothing changed\n", sc.Name, db)
+	}
+	ct, cost := writeCryptType(app.cfg, sc)
+	src, err := sqldb.NewSource(sc, db, sqldb.SourceOptions{Hasher: func(pw, login string) (string, error) {
+		return passwd.Hash(ct, pw, login, cost)
+	}})
+	if err != nil {
+		return nil, err
+	}
+	app.sources = append(app.sources, src)
+	if app.admin == nil {
+		app.groupsTable = sc.Params.GroupsTable
+		app.admin, err = sqldb.NewAdmin(db, sqldb.AdminOptions{GroupsTable: sc.Params.GroupsTable})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return src, nil
 }
 
 func migrateAll(ctx context.Context, cfg *configs.Config, out io.Writer) error {
@@ -149,8 +215,25 @@ func build(ctx context.Context, cfg *configs.Config, logOut io.Writer) (*applica
 
 	metrics := gateway.NewMetrics()
 	pool := passwd.NewPool(cfg.Limits.PasswordWorkers, cfg.Limits.PasswordQueue)
-	var entries []authn.Entry
+	app.store, err = sessions.Open(cfg.Sessions)
+	if err != nil {
+		return fail(err)
+	}
+	var trusted []netip.Prefix
+	for _, p := range cfg.Server.TrustedProxies {
+		pfx, err := parsePrefix(p)
+		if err != nil {
+			return fail(fmt.Errorf("server.trusted_proxies: %w", err))
+		}
+		trusted = append(trusted, pfx)
+	}
+	var (
+		entries  []authn.Entry
+		requests []gateway.RequestModule
+		oidcs    []gateway.OIDCLogin
+	)
 	for i, mc := range cfg.CustomerAuth {
+		var m authn.Module
 		switch mc.Module {
 		case "db":
 			db, err := sqldb.Open(ctx, mc.DSN)
@@ -158,14 +241,48 @@ func build(ctx context.Context, cfg *configs.Config, logOut io.Writer) (*applica
 				return fail(fmt.Errorf("customer_auth[%d] %q: %w", i, mc.Name, err))
 			}
 			app.dbs = append(app.dbs, db)
-			m, err := authdb.New(mc, db, pool)
+			m, err = authdb.New(mc, db, pool)
 			if err != nil {
 				return fail(fmt.Errorf("customer_auth[%d]: %w", i, err))
 			}
-			entries = append(entries, authn.Entry{Module: m, Die: mc.Die})
+		case "ldap":
+			lm, err := authldap.New(mc, log)
+			if err != nil {
+				return fail(fmt.Errorf("customer_auth[%d]: %w", i, err))
+			}
+			app.closers = append(app.closers, lm.Close)
+			m = lm
+		case "radius":
+			m, err = radius.New(mc, log)
+			if err != nil {
+				return fail(fmt.Errorf("customer_auth[%d]: %w", i, err))
+			}
+		case "http_basic_auth":
+			hm, err := header.New(mc, trusted)
+			if err != nil {
+				return fail(fmt.Errorf("customer_auth[%d]: %w", i, err))
+			}
+			requests = append(requests, gateway.RequestModule{Module: hm, TrustedOnly: true, Header: hm.Header(), Session: hm.Session(), Die: mc.Die})
+			m = hm
+		case "oidc":
+			key, err := stateKey(ctx, app.store)
+			if err != nil {
+				return fail(err)
+			}
+			p, err := oidc.New(ctx, mc, key, log)
+			if err != nil {
+				return fail(fmt.Errorf("customer_auth[%d]: %w", i, err))
+			}
+			oidcs = append(oidcs, gateway.OIDCLogin{Provider: p, AutoCreate: mc.AutoCreate, AutoCreateSource: mc.AutoCreateSource,
+				DefaultCustomerID: mc.DefaultCustomerID, ProviderLogout: mc.ProviderLogout})
+			if mc.AcceptBearer {
+				requests = append(requests, gateway.RequestModule{Module: p, Bearer: true, Die: mc.Die})
+			}
+			m = p
 		default:
 			return fail(fmt.Errorf("customer_auth[%d]: module %q is not available", i, mc.Module))
 		}
+		entries = append(entries, authn.Entry{Module: m, Die: mc.Die})
 	}
 	chain, err := authn.NewChain(entries, app.dir, log, metrics.ObserveLogin)
 	if err != nil {
@@ -173,22 +290,23 @@ func build(ctx context.Context, cfg *configs.Config, logOut io.Writer) (*applica
 	}
 	var groups directory.GroupResolver
 	if len(app.sources) > 0 {
-		groups, err = sqldb.NewGroupResolver(app.sources[0].DB(), cfg.CustomerUser[0].Params.GroupsTable, cfg.CustomerGroup)
+		// Groups live in the OTRS main database: that of the first db data source.
+		groups, err = sqldb.NewGroupResolver(app.sources[0].DB(), app.groupsTable, cfg.CustomerGroup)
 		if err != nil {
 			return fail(err)
 		}
 	}
-	app.store, err = sessions.Open(cfg.Sessions)
-	if err != nil {
-		return fail(err)
-	}
 	app.sessions = sessions.NewManager(app.store, cfg.Sessions.IdleTimeout, cfg.Sessions.MaxLifetime)
 	ready := map[string]func(context.Context) error{"sessions": app.store.Ping}
-	for _, s := range app.sources {
-		ready["customer_user:"+s.Name()] = s.Ping
+	for _, s := range app.dir.Sources() {
+		if p, ok := s.(directory.Pinger); ok {
+			ready["customer_user:"+s.Name()] = p.Ping
+		}
 	}
 	app.gateway, err = gateway.New(gateway.Deps{
 		Config: cfg, Chain: chain, Groups: groups, Sessions: app.sessions, Ready: ready, Logger: log, Metrics: metrics,
+		RequestModules: requests, OIDC: oidcs, Adder: app.dir,
+		PreAuth:   len(cfg.CustomerAuth) > 0 && cfg.CustomerAuth[0].Module == "http_basic_auth",
 		AccessLog: newAccessLogger(cfg.Log, logOut),
 	})
 	if err != nil {
@@ -203,6 +321,9 @@ func (a *application) close() {
 	}
 	if a.store != nil {
 		_ = a.store.Close()
+	}
+	for _, c := range a.closers {
+		_ = c()
 	}
 	for _, db := range a.dbs {
 		_ = db.Close()

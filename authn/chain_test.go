@@ -38,9 +38,10 @@ func (s stubLookup) Get(_ context.Context, login string) (*directory.CustomerUse
 
 var people = stubLookup{
 	"jdoe":  {Login: "JDoe", ValidID: 1},
-	"gone":  {Login: "gone", ValidID: 2},
-	"temp":  {Login: "temp", ValidID: 3},
-	"nomap": {Login: "nomap"}, // source maps no validity
+	"gone":  {Login: "gone", ValidID: 2, HasValidity: true},
+	"temp":  {Login: "temp", ValidID: 3, HasValidity: true},
+	"zero":  {Login: "zero", ValidID: 0, HasValidity: true}, // 0 or text: defined and not 1
+	"nomap": {Login: "nomap"},                               // source maps no validity
 }
 
 func ok(login string) Result { return Result{Outcome: Authenticated, Login: login} }
@@ -66,6 +67,7 @@ func TestChain(t *testing.T) {
 		{name: "no record", mods: []*stubModule{{name: "a", res: ok("ghost")}}, wantErr: ErrNoRecord},
 		{name: "invalid", mods: []*stubModule{{name: "a", res: ok("gone")}}, wantErr: ErrInvalidUser},
 		{name: "invalid-temporarily", mods: []*stubModule{{name: "a", res: ok("temp")}}, wantErr: ErrInvalidUser},
+		{name: "validity 0 or not a number", mods: []*stubModule{{name: "a", res: ok("zero")}}, wantErr: ErrInvalidUser},
 		{name: "no validity mapped", mods: []*stubModule{{name: "a", res: ok("nomap")}}, want: "nomap", module: "a"},
 		{name: "lookup fault", mods: []*stubModule{{name: "a", res: ok("broken")}}, wantErr: ErrBackendUnavailable},
 	} {

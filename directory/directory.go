@@ -52,8 +52,11 @@ type CustomerUser struct {
 	// Attrs are the Map variables with their values (UserEmail, UserFirstname, UserCity, UserRoom, …),
 	// plus UserFullname. Passwords are never included.
 	Attrs map[string]string
-	// ValidID is the record's validity id; 0 when the source maps no validity.
+	// ValidID is the record's validity id (0 also when it is not a number).
 	ValidID int
+	// HasValidity is set when the record has a validity value: the source maps one and the
+	// value is defined (not NULL or empty). OTRS refuses a defined value other than 1.
+	HasValidity bool
 	// CustomerID is UserCustomerID, the primary customer id.
 	CustomerID string
 	// CustomerIDs are all customer ids (fact sheet §6): UserCustomerIDs split, the primary id,
@@ -63,8 +66,10 @@ type CustomerUser struct {
 	ChangeTime time.Time
 }
 
-// Valid reports whether the record may log in: validity 1, or no validity mapped.
-func (u *CustomerUser) Valid() bool { return u.ValidID == 0 || u.ValidID == ValidID }
+// Valid reports whether the record may log in: validity 1, or no defined validity (as OTRS's
+// `defined $UserData{ValidID} && $UserData{ValidID} ne 1` check). A validity of 0 or of text
+// that is not a number refuses.
+func (u *CustomerUser) Valid() bool { return !u.HasValidity || u.ValidID == ValidID }
 
 // Query is a customer-user search.
 type Query struct {

@@ -172,7 +172,7 @@ func newHarnessDeps(t testing.TB, edit func(*configs.Config), deps func(*Deps)) 
 	lookup := fakeLookup{
 		"jdoe": {Login: "jdoe", Source: "Database Backend", ValidID: 1, CustomerID: "ACME", CustomerIDs: []string{"ACME", "OTHER"},
 			Attrs: map[string]string{"UserEmail": "jdoe@example.com", "UserFullname": "John Doe", "UserCity": "Berlin\r\nX-Evil: 1"}},
-		"old": {Login: "old", Source: "Database Backend", ValidID: 2, Attrs: map[string]string{}},
+		"old": {Login: "old", Source: "Database Backend", ValidID: 2, HasValidity: true, Attrs: map[string]string{}},
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

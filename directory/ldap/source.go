@@ -333,6 +333,7 @@ func (s *Source) record(e *goldap.Entry) *directory.CustomerUser {
 	u.Attrs[directory.VarCustomerID] = u.CustomerID
 	if s.validVar != "" {
 		u.ValidID, _ = strconv.Atoi(strings.TrimSpace(u.Attrs[directory.VarValidID]))
+		u.HasValidity = u.Attrs[directory.VarValidID] != ""
 	}
 	var parts []string
 	for _, a := range s.names {

@@ -430,7 +430,8 @@ func (s *Source) scan(rows *sql.Rows) (*directory.CustomerUser, error) {
 	u.Attrs[directory.VarCustomerID] = u.CustomerID
 	if s.valid != "" {
 		raw := text(get(s.valid))
-		u.ValidID, _ = strconv.Atoi(raw)
+		u.ValidID, _ = strconv.Atoi(strings.TrimSpace(raw))
+		u.HasValidity = raw != ""
 		u.Attrs[directory.VarValidID] = raw
 	}
 	if s.changeTime != "" {

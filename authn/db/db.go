@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/gatehouse-sso/gatehouse/authn"
 	"github.com/gatehouse-sso/gatehouse/authn/passwd"
@@ -26,7 +27,12 @@ type Module struct {
 	db    *sqldb.DB
 	query string
 	plain bool
-	dummy string
+	// dummy is what an unknown login is checked against: the stored value of the last login
+	// that was found (at first, a value of the configured crypt type). A wrong password and
+	// an unknown user then cost the same even when the table holds another format than
+	// crypt_type writes — say sha2 rows with crypt_type bcrypt. It never authenticates: the
+	// result is discarded.
+	dummy atomic.Pointer[string]
 	pool  Checker
 }
 
@@ -39,16 +45,18 @@ func New(cfg configs.AuthModule, db *sqldb.DB, pool Checker) (*Module, error) {
 		}
 	}
 	key, pw := db.Quote(cfg.CustomerKey), db.Quote(cfg.CustomerPassword)
-	return &Module{
+	m := &Module{
 		name: cfg.Name,
 		db:   db,
 		// Exactly OTRS's query: the typed login bound as is, no LOWER() and no validity filter,
 		// so case handling follows the column's collation (fact sheet §2).
 		query: db.Rebind(fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s = ?", pw, key, db.Quote(cfg.Table), key)),
 		plain: cfg.CryptType == passwd.TypePlain,
-		dummy: passwd.Dummy(cfg.CryptType, cfg.BcryptCost),
 		pool:  pool,
-	}, nil
+	}
+	d := passwd.Dummy(cfg.CryptType, cfg.BcryptCost)
+	m.dummy.Store(&d)
+	return m, nil
 }
 
 // Name implements authn.Module.
@@ -80,7 +88,9 @@ func (m *Module) Authenticate(ctx context.Context, c authn.Credentials) (authn.R
 	}
 	check := stored.String
 	if !found || !stored.Valid || stored.String == "" {
-		check = m.dummy
+		check = *m.dummy.Load()
+	} else {
+		m.dummy.Store(&check)
 	}
 	ok, err := m.pool.Check(ctx, check, c.Password, c.Login, m.plain)
 	if err != nil {

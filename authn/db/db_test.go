@@ -64,7 +64,6 @@ func TestAuthenticate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dummy := passwd.Dummy("bcrypt", 10)
 			for _, tc := range []struct {
 				login, pw  string
 				want       authn.Outcome
@@ -72,9 +71,11 @@ func TestAuthenticate(t *testing.T) {
 			}{
 				{"alice", "Secret123!", authn.Authenticated, sha2},
 				{"alice", "wrong", authn.Rejected, sha2},
-				{"nobody", "Secret123!", authn.Rejected, dummy},
-				{"nopw", "Secret123!", authn.Rejected, dummy},
-				{"empty", "Secret123!", authn.Rejected, dummy},
+				// After alice was found, unknown users are checked against her sha2 value, not a
+				// bcrypt dummy: the same cost as her wrong password.
+				{"nobody", "Secret123!", authn.Rejected, sha2},
+				{"nopw", "Secret123!", authn.Rejected, sha2},
+				{"empty", "Secret123!", authn.Rejected, sha2},
 				{"twice", "Secret123!", authn.Authenticated, sha2},
 				{"alice", "", authn.NotMine, ""},
 				{"", "Secret123!", authn.NotMine, ""},
@@ -100,6 +101,22 @@ func TestAuthenticate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Before any login was found, the dummy is of the configured crypt type.
+func TestFirstDummy(t *testing.T) {
+	db := setup(t, testenv.SQLiteDSN(t))
+	rec := &recordingChecker{}
+	m, err := New(configs.AuthModule{Name: "db", Table: "users", CustomerKey: "login", CustomerPassword: "pw", CryptType: "bcrypt", BcryptCost: 10}, db, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Authenticate(context.Background(), authn.Credentials{Login: "nobody", Password: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := passwd.Dummy("bcrypt", 10); len(rec.checked) != 1 || rec.checked[0] != want {
+		t.Fatalf("checked %q, want the bcrypt dummy", rec.checked)
 	}
 }
 

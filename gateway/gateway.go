@@ -162,8 +162,8 @@ func (g *Gateway) newApp() *fiber.App {
 		ErrorHandler: g.errorHandler,
 		Network:      "tcp",
 	})
-	app.Server().HeaderReceived = func(*fasthttpRequestHeader) fasthttpRequestConfig {
-		return fasthttpRequestConfig{ReadTimeout: bodyReadTimeout}
+	app.Server().HeaderReceived = func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+		return fasthttp.RequestConfig{ReadTimeout: bodyReadTimeout}
 	}
 	app.Server().NoDefaultServerHeader = true
 	app.Use(g.middleware)
@@ -283,9 +283,3 @@ func (g *Gateway) claimSet(ctx context.Context, s *authn.Success) (claims.Set, e
 	}
 	return claims.FromCustomerUser(s.User, perms, s.Module), nil
 }
-
-// Aliases keep the fasthttp import in one file's worth of names.
-type (
-	fasthttpRequestHeader = fasthttp.RequestHeader
-	fasthttpRequestConfig = fasthttp.RequestConfig
-)

@@ -142,7 +142,12 @@ func openSources(ctx context.Context, cfg *configs.Config, log *slog.Logger, out
 		}
 		all = append(all, directory.Cached(src, cacheTTL(sc)))
 	}
-	app.dir = directory.New(all...)
+	dir, err := directory.NewDirectory(log, all...)
+	if err != nil {
+		app.close()
+		return nil, err
+	}
+	app.dir = dir
 	return app, nil
 }
 

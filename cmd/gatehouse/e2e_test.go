@@ -373,3 +373,13 @@ func formLogin(t *testing.T, gh *running, login, pw string) *http.Cookie {
 	t.Fatal("no session cookie")
 	return nil
 }
+
+func openTestDB(t *testing.T, dsn string) *sqldb.DB {
+	t.Helper()
+	db, err := sqldb.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}

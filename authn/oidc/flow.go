@@ -15,6 +15,12 @@ import (
 	"github.com/gatehouse-sso/gatehouse/authn/header"
 )
 
+// MaxRDBytes bounds the rd that Start carries in the state cookie.
+const MaxRDBytes = 2048
+
+// ErrRDTooLong: Start's rd is longer than MaxRDBytes.
+var ErrRDTooLong = errors.New("redirect target too long")
+
 // ProviderError is the provider's error response on the callback (error, error_description;
 // RFC 6749 §4.1.2.1), e.g. access_denied when the user cancelled. The gateway shows it on the
 // login page (HTML-escaped, as every template value).
@@ -52,9 +58,13 @@ type Identity struct {
 
 // Start begins a login: it returns the provider's authorization URL (code flow, PKCE S256,
 // state, nonce) and the state cookie to set before redirecting the browser there. rd is
-// carried through unchanged and returned in Identity.RD; validate it before and after.
+// carried through unchanged and returned in Identity.RD; validate it before and after. An rd
+// longer than MaxRDBytes is refused (ErrRDTooLong): browsers drop cookies over 4 KiB.
 // A discovery failure is an ErrUnavailable fault.
 func (p *Provider) Start(rd string) (authURL string, cookie StateCookie, err error) {
+	if len(rd) > MaxRDBytes {
+		return "", StateCookie{}, fmt.Errorf("oidc %s: %w", p.name, ErrRDTooLong)
+	}
 	d, err := p.discover(context.Background())
 	if err != nil {
 		return "", StateCookie{}, err

@@ -154,6 +154,16 @@ func TestStartURLAndCookie(t *testing.T) {
 			t.Errorf("%s = %q: want 256 bits", k, q.Get(k))
 		}
 	}
+	if _, _, err := p.Start("/" + strings.Repeat("x", MaxRDBytes)); !errors.Is(err, ErrRDTooLong) {
+		t.Errorf("long rd: %v", err)
+	}
+	long, c2, err := p.Start("/" + strings.Repeat("x", MaxRDBytes-1))
+	if err != nil || long == "" || len(c2.Name)+len(c2.Value) > 4000 {
+		t.Errorf("longest rd: %v, cookie %d bytes", err, len(c2.Value))
+	}
+	if _, err := p.open(c2.Value); err != nil {
+		t.Errorf("longest rd: %v", err)
+	}
 	if cookie.Name != "gatehouse_oidc_test" || cookie.MaxAge != 10*time.Minute {
 		t.Errorf("cookie %s max-age %v", cookie.Name, cookie.MaxAge)
 	}
@@ -706,6 +716,7 @@ func BenchmarkVerifyBearer(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := p.VerifyBearer(ctx, tok); err != nil {
 				b.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -43,9 +42,8 @@ type OIDCProvider struct {
 
 	store      *opStorage
 	handler    http.Handler
-	addr       string
-	mu         sync.Mutex
 	srv        *http.Server
+	down       atomic.Bool
 	keyFetches atomic.Int64
 }
 
@@ -106,59 +104,53 @@ func StartOIDCProvider(t testing.TB, clients ...OIDCClient) *OIDCProvider {
 	for _, c := range clients {
 		st.addClient(c)
 	}
-	o := &OIDCProvider{Issuer: issuer, store: st, addr: ln.Addr().String()}
+	o := &OIDCProvider{Issuer: issuer, store: st}
 	router, err := newOPRouter(issuer, st)
 	if err != nil {
 		t.Fatal(err)
 	}
 	o.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o.down.Load() {
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				_ = conn.Close()
+			}
+			return
+		}
 		if r.URL.Path == "/keys" {
 			o.keyFetches.Add(1)
 		}
 		router.ServeHTTP(w, r)
 	})
 	o.serve(ln)
-	t.Cleanup(o.Stop)
+	t.Cleanup(o.shutdown)
 	return o
 }
 
 func (o *OIDCProvider) serve(ln net.Listener) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
 	o.srv = &http.Server{Handler: o.handler, ReadHeaderTimeout: 10 * time.Second}
 	srv := o.srv
 	go func() { _ = srv.Serve(ln) }()
 }
 
-// Stop shuts the provider's listener down (an outage); its state is kept for Restart.
-func (o *OIDCProvider) Stop() {
-	o.mu.Lock()
-	srv := o.srv
-	o.srv = nil
-	o.mu.Unlock()
-	if srv == nil {
-		return
-	}
+func (o *OIDCProvider) shutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = srv.Shutdown(ctx)
+	_ = o.srv.Shutdown(ctx)
 }
 
-// Restart serves again on the same address after Stop (same issuer, keys, clients, users).
+// Stop simulates an outage: until Restart, every connection is closed without an answer (the
+// client sees a transport error, as from a crashed provider). The port stays bound, so no
+// other process can take it meanwhile; state (keys, clients, users) is kept.
+func (o *OIDCProvider) Stop() {
+	o.down.Store(true)
+	o.srv.SetKeepAlivesEnabled(false)
+}
+
+// Restart ends the outage Stop began.
 func (o *OIDCProvider) Restart(t testing.TB) {
 	t.Helper()
-	var ln net.Listener
-	var err error
-	for i := 0; i < 50; i++ { // the port may linger for a moment after Shutdown
-		if ln, err = net.Listen("tcp", o.addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("oidc test provider: restart on %s: %v", o.addr, err)
-	}
-	o.serve(ln)
+	o.down.Store(false)
+	o.srv.SetKeepAlivesEnabled(true)
 }
 
 // AddClient registers (or replaces) a client.
@@ -275,10 +267,10 @@ func (o *OIDCProvider) browser(client *http.Client) *http.Client {
 }
 
 // newOPRouter assembles the provider as zitadel's exampleop.SetupServer does (same op.Config,
-// the /auth endpoint, the login form at /login/username), but with a silent logger: exampleop
-// logs every request through slog's default logger, which would flood test output.
+// the /auth endpoint, the login form at /login/username) without exampleop's request log,
+// which writes every request to slog's default logger and would flood test output. (The OP
+// still warns there about the requests it refuses.)
 func newOPRouter(issuer string, st *opStorage) (http.Handler, error) {
-	quiet := slog.New(slog.DiscardHandler)
 	provider, err := op.NewProvider(&op.Config{
 		CryptoKey:                sha256.Sum256([]byte("gatehouse test op")),
 		CryptoKeyId:              "crypto1",
@@ -290,7 +282,6 @@ func newOPRouter(issuer string, st *opStorage) (http.Handler, error) {
 	}, st, op.StaticIssuer(issuer),
 		op.WithAllowInsecure(),
 		op.WithCustomAuthEndpoint(op.NewEndpoint("auth")),
-		op.WithLogger(quiet),
 	)
 	if err != nil {
 		return nil, err

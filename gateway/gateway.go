@@ -175,6 +175,7 @@ func (g *Gateway) newApp() *fiber.App {
 	app.Get(PathLogout, g.logout)
 	app.Post(PathLogout, g.logout)
 	app.Get(PathUserinfo, g.userinfo)
+	app.All(PathAuth, g.forwardAuth)
 	app.Get(pathOIDCStart, g.oidcStart)
 	app.Get(pathOIDCCallback, g.oidcCallback)
 	app.All(strings.TrimSuffix(PathPrefix, "/")+"/*", g.notFound)

@@ -35,6 +35,10 @@ func (g *Gateway) proxy(c *fiber.Ctx) error {
 	// Routing sees what the upstream will get: the normalised path (percent-decoded, dot
 	// segments and repeated slashes removed — the path that is forwarded) and the request
 	// target's authority, which wins over Host for an absolute-form target (RFC 9112 §3.2.2).
+	if badPath(req.URI().Path()) {
+		g.scrub(&req.Header, g.moduleInputs)
+		return g.plainError(c, fiber.StatusBadRequest, "Malformed request path.")
+	}
 	rt := g.routes.match(string(req.URI().Host()), string(req.URI().Path()))
 	if rt == nil {
 		g.scrub(&req.Header, g.moduleInputs)

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	pathpkg "path"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
@@ -87,7 +89,7 @@ func compileRoutes(rs []configs.Route, lim configs.Limits, echoAddr string) (*ro
 			}
 			addr = net.JoinHostPort(u.Hostname(), port)
 		}
-		prefix := "/" + strings.Trim(rc.PathPrefix, "/")
+		prefix := routeKey("/" + strings.Trim(rc.PathPrefix, "/"))
 		maxBody := rc.MaxBodySize
 		if maxBody == 0 {
 			maxBody = lim.MaxBodySize
@@ -136,6 +138,7 @@ func compileRoutes(rs []configs.Route, lim configs.Limits, echoAddr string) (*ro
 
 // match finds the route for host (may carry a port) and the normalised path.
 func (t *routeTable) match(host, path string) *route {
+	path = routeKey(path)
 	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
 		host = host[:i]
 	}
@@ -157,4 +160,35 @@ func prefixMatch(path, prefix string) bool {
 		return true
 	}
 	return strings.HasPrefix(path, prefix) && (len(path) == len(prefix) || path[len(prefix)] == '/')
+}
+
+// routeKey is the form of a normalised path that routes are matched on. Upstreams disagree
+// about some spellings, so each is folded the way the most lenient one reads it, and a policy
+// on the specific route then applies (fail closed): ";params" are cut from each segment
+// (Tomcat: "/public/..;/admin" is "/admin"), trailing dots and spaces are trimmed (Windows:
+// "/admin." is "/admin"), and case is ignored (IIS: "/ADMIN" is "/admin").
+func routeKey(p string) string {
+	segs := strings.Split(p, "/")
+	out := segs[:0]
+	for _, seg := range segs {
+		if i := strings.IndexByte(seg, ';'); i >= 0 {
+			seg = seg[:i]
+		}
+		if seg != "." && seg != ".." {
+			seg = strings.TrimRight(seg, ". ")
+		}
+		out = append(out, strings.ToLower(seg))
+	}
+	return pathpkg.Clean("/" + strings.Join(out, "/"))
+}
+
+// badPath reports a decoded path no upstream reads the same way: control characters (NUL
+// ends C strings) or bytes that are not UTF-8 (overlong forms such as %c0%ae once meant ".").
+func badPath(p []byte) bool {
+	for _, c := range p {
+		if c < 0x20 || c == 0x7f {
+			return true
+		}
+	}
+	return !utf8.Valid(p)
 }

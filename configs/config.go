@@ -481,8 +481,22 @@ type Assertion struct {
 	Header string `yaml:"header"`
 	// TTL is the assertion lifetime.
 	TTL time.Duration `yaml:"ttl"`
-	// KeyFile is the signing key (PEM); empty generates and persists one.
+	// KeyFile is the signing key (PEM: EC P-256, RSA of at least 2048 bits or Ed25519, of the kind
+	// Algorithm names); empty generates keys and persists them in KeyDir.
 	KeyFile string `yaml:"key_file"`
+	// Algorithm is the JWS signature algorithm: ES256 (the default), RS256 or EdDSA (Ed25519).
+	Algorithm string `yaml:"algorithm"`
+	// Audience is the aud claim; empty (the default) takes the host of the route the request
+	// goes to.
+	Audience string `yaml:"audience"`
+	// KeyDir is where generated keys are persisted (one 0600 file per key, named by its kid) and
+	// loaded again at the next start, so tokens stay verifiable across restarts; default
+	// ./gatehouse-data/keys. Unused with KeyFile.
+	KeyDir string `yaml:"key_dir"`
+	// RotateAfter makes a newly generated key current once the current one is this old; the
+	// previous key stays published in the JWKS until every token it signed has expired (TTL).
+	// 0 (the default) never rotates. Not with KeyFile.
+	RotateAfter time.Duration `yaml:"rotate_after"`
 }
 
 // Log configures logging.

@@ -50,6 +50,11 @@ const (
 	DefaultLoginHeader = "Remote-User"
 	// DefaultCharset is the default of an ldap module's charset and an ldap source's source_charset.
 	DefaultCharset = "utf-8"
+	// DefaultAssertionAlgorithm is claims.assertion.algorithm's default.
+	DefaultAssertionAlgorithm = "ES256"
+	// DefaultAssertionKeyDir is claims.assertion.key_dir's default: generated signing keys are
+	// kept below the working directory, next to the default SQLite database.
+	DefaultAssertionKeyDir = "./gatehouse-data/keys"
 )
 
 // Default lists of the oidc module.
@@ -225,6 +230,8 @@ func applyDefaults(c *Config, present map[string]bool) {
 	d.int(&cl.MaxHeaderValue, "claims.max_header_value", 4096)
 	d.str(&cl.Assertion.Header, "claims.assertion.header", "X-Gatehouse-Assertion")
 	d.dur(&cl.Assertion.TTL, "claims.assertion.ttl", 60*time.Second)
+	d.str(&cl.Assertion.Algorithm, "claims.assertion.algorithm", DefaultAssertionAlgorithm)
+	d.str(&cl.Assertion.KeyDir, "claims.assertion.key_dir", DefaultAssertionKeyDir)
 
 	d.str(&c.Log.Level, "log.level", "info")
 	d.str(&c.Log.Format, "log.format", "text")

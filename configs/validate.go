@@ -149,6 +149,9 @@ var (
 	redisSchemes  = []string{"redis", "rediss", "unix"}
 	// computedClaims are the claim values that are not Map variables (see Claims.Headers).
 	computedClaims = []string{"UserFullname", "UserCustomerIDs", "UserGroups", "UserSource", "UserAuthModule"}
+
+	// assertionAlgorithms are the JWS algorithms of claims.assertion.
+	assertionAlgorithms = []string{"ES256", "RS256", "EdDSA"}
 )
 
 // reservedHeaders may not carry claims: gatehouse strips claim headers from every client request,
@@ -716,6 +719,20 @@ func checkClaims(v *checker, c *Config) {
 	}
 	checkHeaderName(v, "claims.assertion.header", cl.Assertion.Header)
 	v.positive("claims.assertion.ttl", cl.Assertion.TTL)
+	a := &cl.Assertion
+	v.oneOf("claims.assertion.algorithm", "algorithm", a.Algorithm, assertionAlgorithms)
+	switch {
+	case a.RotateAfter < 0:
+		v.addf("claims.assertion.rotate_after", "must not be negative, got %s", a.RotateAfter)
+	case a.RotateAfter > 0 && a.KeyFile != "":
+		v.addf("claims.assertion.rotate_after", "rotation needs generated keys; key_file is a fixed key (leave one of them out)")
+	}
+	if a.Enabled && a.KeyFile == "" && strings.TrimSpace(a.KeyDir) == "" {
+		v.addf("claims.assertion.key_dir", "required: a directory for the generated signing keys (or set key_file)")
+	}
+	if a.Audience != "" && (strings.TrimSpace(a.Audience) != a.Audience || strings.ContainsAny(a.Audience, "\r\n")) {
+		v.addf("claims.assertion.audience", "want a host name or URI without surrounding spaces or line breaks, got %q", a.Audience)
+	}
 }
 
 // checkHeaderName checks a header name gatehouse sets (and strips from client requests).

@@ -192,7 +192,7 @@ func start(t *testing.T, cfg *configs.Config) *running {
 		cancel()
 		t.Fatalf("build: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", cfg.Server.Listen) // 127.0.0.1:0 in most tests
 	if err != nil {
 		t.Fatal(err)
 	}

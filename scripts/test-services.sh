@@ -43,6 +43,8 @@ READY_TIMEOUT=${READY_TIMEOUT:-60}
 HOST=127.0.0.1
 
 log() { printf 'test-services: %s\n' "$*"; }
+# port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 die() {
 	printf 'test-services: ERROR: %s\n' "$*" >&2
 	exit 1
@@ -324,6 +326,17 @@ start_radius() {
 # start-ldap.sh is idempotent (reuses a running instance of DIR, restarts a stopped one on its
 # data) and waits until the server answers.
 start_ldap() {
+	# Another checkout's slapd may hold the default ports (its CA is not ours to use): move on
+	# to the next free pair below the ephemeral range. env.sh carries the port chosen.
+	if [ ! -f "$DIR/ldap/slapd.pid" ]; then
+		local tries=0
+		while port_open "$LDAP_TEST_PORT" || port_open $((LDAP_TEST_PORT + 1)); do
+			tries=$((tries + 1))
+			[ "$tries" -le 20 ] || die "OpenLDAP: no free port pair from ${LDAP_TEST_PORT%??}xx"
+			log "OpenLDAP: port $LDAP_TEST_PORT or $((LDAP_TEST_PORT + 1)) is taken; trying $((LDAP_TEST_PORT + 2))"
+			LDAP_TEST_PORT=$((LDAP_TEST_PORT + 2))
+		done
+	fi
 	READY_TIMEOUT=$READY_TIMEOUT scripts/start-ldap.sh "$DIR/ldap" "$LDAP_TEST_PORT" ||
 		die "OpenLDAP: start failed (slapd installed? scripts/install-packages.sh)"
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-sso/gatehouse/authn"
 	"github.com/gatehouse-sso/gatehouse/authn/passwd"
@@ -156,6 +157,11 @@ func TestFaultsAndOverload(t *testing.T) {
 		t.Logf("%d of 50 concurrent logins refused by a 1-worker pool without queue", overloaded)
 		if overloaded == 0 || overloaded == 50 {
 			t.Fatalf("%d of 50 refused: want some refused and some checked", overloaded)
+		}
+		// A worker frees its slot just after handing back its result.
+		deadline := time.Now().Add(5 * time.Second)
+		for pool.Running() != 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
 		}
 		if pool.Running() != 0 {
 			t.Fatalf("%d checks still running", pool.Running())

@@ -1,0 +1,226 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/gatehouse-sso/gatehouse/directory"
+)
+
+// ImportRow is one customer user to import: Map variables, and the line of the input it came
+// from (for error reports).
+type ImportRow struct {
+	Line  int
+	Attrs map[string]string
+}
+
+// RowError is a refused import row.
+type RowError struct {
+	Line  int    `json:"line"`
+	Login string `json:"login,omitempty"`
+	Field string `json:"field,omitempty"`
+	Error string `json:"error"`
+}
+
+// ImportReport is what an import did.
+type ImportReport struct {
+	Source   string     `json:"source"`
+	Rows     int        `json:"rows"`
+	Imported int        `json:"imported"`
+	Bad      []RowError `json:"bad"`
+}
+
+// Progress receives an import's progress: phase ("validate", "import"), rows done, total.
+type Progress func(phase string, done, total int)
+
+// ErrBadRows: an import was refused because rows are invalid; nothing was loaded.
+var ErrBadRows = errors.New("bad rows")
+
+// bulkAdder is the bulk path of sqldb.Source.
+type bulkAdder interface {
+	AddMany(ctx context.Context, rows []map[string]string, by string, progress func(int)) (int, error)
+}
+
+type loginChecker interface {
+	ExistingLogins(ctx context.Context, logins []string) (map[string]string, error)
+}
+
+type emailChecker interface {
+	ExistingEmails(ctx context.Context, emails []string) (map[string]string, error)
+}
+
+// Import adds many customer users to source ("": the first writable one). EVERY row is
+// validated first with the rules of AddCustomerUser — required Map fields, email syntax and
+// (with customer_user_email_uniq_check) uniqueness, an existing customer, a login unused in
+// every source — and against the other rows (a login or email twice). With a bad row
+// nothing is loaded and the report lists every bad row with its line, unless skipBad: then
+// the good rows are loaded. The rows are loaded in one transaction (all or nothing). A
+// UserPassword column is hashed in the source's crypt type; rows without one get no password
+// (no DB login until set-password), as OTRS's CustomerUserAdd.
+func (s *Service) Import(ctx context.Context, by, source string, rows []ImportRow, skipBad bool, progress Progress) (*ImportReport, error) {
+	if progress == nil {
+		progress = func(string, int, int) {}
+	}
+	name, err := s.AddSource(source)
+	if err != nil {
+		return nil, err
+	}
+	rep := &ImportReport{Source: name, Rows: len(rows), Bad: []RowError{}}
+	if err := s.requireCustomers(ctx); err != nil {
+		return rep, err
+	}
+	c := s.cfgs[name]
+	good := make([]map[string]string, len(rows)) // nil = bad
+	bad := func(i int, err error) {
+		good[i] = nil
+		rep.Bad = append(rep.Bad, RowError{Line: rows[i].Line, Login: strings.TrimSpace(rows[i].Attrs[directory.VarLogin]),
+			Field: FieldOf(err), Error: err.Error()})
+	}
+	companies := map[string]string{}
+	logins := map[string]int{} // lower login → row
+	emails := map[string]int{}
+	for i, r := range rows {
+		if i%1000 == 0 {
+			progress("validate", i, len(rows))
+		}
+		attrs, err := s.normalize(c, r.Attrs, nil)
+		if err == nil {
+			err = checkRequired(c, attrs, true)
+		}
+		if err == nil && attrs[directory.VarEmail] != "" {
+			err = checkEmail(attrs[directory.VarEmail])
+		}
+		if err == nil {
+			attrs[directory.VarCustomerID], err = s.customerRef(ctx, attrs[directory.VarCustomerID], companies)
+			var e *Error
+			if err != nil && !errors.As(err, &e) {
+				return rep, err
+			}
+		}
+		if err != nil {
+			bad(i, err)
+			continue
+		}
+		l := strings.ToLower(attrs[directory.VarLogin])
+		if j, ok := logins[l]; ok {
+			bad(i, fail(directory.ErrExists, directory.VarLogin, "login %q is also on line %d", attrs[directory.VarLogin], rows[j].Line))
+			continue
+		}
+		logins[l] = i
+		if e := strings.ToLower(attrs[directory.VarEmail]); e != "" && c.CustomerUserEmailUniqCheck {
+			if j, ok := emails[e]; ok {
+				bad(i, fail(directory.ErrExists, directory.VarEmail, "email %q is also on line %d", attrs[directory.VarEmail], rows[j].Line))
+				continue
+			}
+			emails[e] = i
+		}
+		good[i] = attrs
+	}
+	// Logins taken in any source, emails taken in the target source: batched where the
+	// source can, one lookup per row elsewhere.
+	var checkLogins []string
+	for _, a := range good {
+		if a != nil {
+			checkLogins = append(checkLogins, a[directory.VarLogin])
+		}
+	}
+	for _, src := range s.dir.Sources() {
+		taken := map[string]string{}
+		if lc, ok := unwrap(src).(loginChecker); ok {
+			if taken, err = lc.ExistingLogins(ctx, checkLogins); err != nil {
+				return rep, err
+			}
+		} else {
+			for n, l := range checkLogins {
+				if n%1000 == 0 {
+					progress("validate", n, len(checkLogins))
+				}
+				u, err := src.Get(ctx, l)
+				if err == nil {
+					taken[strings.ToLower(l)] = u.Login
+				} else if !errors.Is(err, directory.ErrNotFound) {
+					return rep, fmt.Errorf("check logins in source %q: %w", src.Name(), err)
+				}
+			}
+		}
+		for l, stored := range taken {
+			if i, ok := logins[strings.ToLower(l)]; ok && good[i] != nil {
+				bad(i, fail(directory.ErrExists, directory.VarLogin, "login %q already exists (data source %q)", stored, src.Name()))
+			}
+		}
+	}
+	if c.CustomerUserEmailUniqCheck && len(emails) > 0 {
+		src, _ := s.dir.Source(name)
+		var list []string
+		for e, i := range emails {
+			if good[i] != nil {
+				list = append(list, e)
+			}
+		}
+		if ec, ok := unwrap(src).(emailChecker); ok {
+			taken, err := ec.ExistingEmails(ctx, list)
+			if err != nil {
+				return rep, err
+			}
+			for e, login := range taken {
+				if i, ok := emails[e]; ok && good[i] != nil {
+					bad(i, fail(directory.ErrExists, directory.VarEmail, "email %q is already used by customer user %q", good[i][directory.VarEmail], login))
+				}
+			}
+		} else {
+			for _, e := range list {
+				if other, err := s.emailUsed(ctx, name, e, ""); err != nil {
+					return rep, err
+				} else if other != "" {
+					i := emails[e]
+					bad(i, fail(directory.ErrExists, directory.VarEmail, "email %q is already used by customer user %q", good[i][directory.VarEmail], other))
+				}
+			}
+		}
+	}
+	progress("validate", len(rows), len(rows))
+	sortBad(rep.Bad)
+	if len(rep.Bad) > 0 && !skipBad {
+		return rep, fail(ErrBadRows, "", "%d of %d rows are bad; nothing imported", len(rep.Bad), len(rows))
+	}
+	var load []map[string]string
+	for _, a := range good {
+		if a != nil {
+			load = append(load, a)
+		}
+	}
+	if len(load) == 0 {
+		return rep, nil
+	}
+	src, _ := s.dir.Source(name)
+	if ba, ok := unwrap(src).(bulkAdder); ok {
+		n, err := ba.AddMany(ctx, load, by, func(done int) { progress("import", done, len(load)) })
+		if inv, ok := src.(directory.Invalidator); ok {
+			inv.Purge()
+		}
+		if err != nil {
+			return rep, s.mapWriteErr(err)
+		}
+		rep.Imported = n
+	} else {
+		for i, a := range load {
+			if _, err := s.dir.Add(ctx, name, a, by); err != nil {
+				return rep, fmt.Errorf("after %d rows: %w", i, s.mapWriteErr(err))
+			}
+			rep.Imported++
+			if rep.Imported%1000 == 0 {
+				progress("import", rep.Imported, len(load))
+			}
+		}
+		progress("import", rep.Imported, len(load))
+	}
+	s.audit(ctx, by, "customer_user.import", name, "rows", rep.Imported, "skipped", len(rep.Bad))
+	return rep, nil
+}
+
+func sortBad(b []RowError) {
+	sort.SliceStable(b, func(i, j int) bool { return b[i].Line < b[j].Line })
+}

@@ -134,6 +134,7 @@ customer_auth:
     name: legacy
     dsn: %q
     table: legacy_users
+    crypt_type: sha2
 customer_user:
   - name: OTRS
     module: db

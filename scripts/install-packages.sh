@@ -22,6 +22,7 @@ PACKAGES=(
 	ldap-utils     # ldapadd, ldapsearch (scripts/start-ldap.sh)
 	openssl        # the LDAP test CA and server certificate
 	freeradius freeradius-utils # FreeRADIUS 3.2 + radclient (scripts/start-radius.sh)
+	nginx apache2-utils # nginx + htpasswd (scripts/start-nginx-basic.sh)
 	curl
 	gcc libc6-dev # cgo, needed by `go test -race`
 )

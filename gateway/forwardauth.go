@@ -98,6 +98,11 @@ func (g *Gateway) forwardAuth(c *fiber.Ctx) error {
 			c.Set(h.name, v)
 		}
 	}
+	if g.deps.Assertion != nil {
+		if err := g.assert(c, fiberResponseHeaders{c}, set, hostOnly(fr.host)); err != nil {
+			return err
+		}
+	}
 	return c.SendStatus(fiber.StatusOK)
 }
 
@@ -159,3 +164,8 @@ func normalizePath(uri string) string {
 	p = path.Clean("/" + p)
 	return p
 }
+
+// fiberResponseHeaders sets response headers (the forward-auth answer carries the identity).
+type fiberResponseHeaders struct{ c *fiber.Ctx }
+
+func (f fiberResponseHeaders) Set(k, v string) { f.c.Set(k, v) }

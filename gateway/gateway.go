@@ -21,6 +21,7 @@ import (
 
 	"github.com/gatehouse-sso/gatehouse/authn"
 	"github.com/gatehouse-sso/gatehouse/claims"
+	"github.com/gatehouse-sso/gatehouse/claims/assertion"
 	"github.com/gatehouse-sso/gatehouse/configs"
 	"github.com/gatehouse-sso/gatehouse/directory"
 	"github.com/gatehouse-sso/gatehouse/sessions"
@@ -46,6 +47,8 @@ type Deps struct {
 	// RequestModules are the chain's request modules (trusted header, bearer tokens) in
 	// chain order; they are asked for requests without a session.
 	RequestModules []RequestModule
+	// Assertion signs the identity for the upstream (claims.assertion); nil when disabled.
+	Assertion *assertion.Signer
 	// OIDC are the OpenID providers offered on the login page, in chain order.
 	OIDC []OIDCLogin
 	// Adder creates customer users for OIDC auto_create.
@@ -176,6 +179,7 @@ func (g *Gateway) newApp() *fiber.App {
 	app.Post(PathLogout, g.logout)
 	app.Get(PathUserinfo, g.userinfo)
 	app.All(PathAuth, g.forwardAuth)
+	app.Get(PathJWKS, g.jwks)
 	app.Get(pathOIDCStart, g.oidcStart)
 	app.Get(pathOIDCCallback, g.oidcCallback)
 	app.All(strings.TrimSuffix(PathPrefix, "/")+"/*", g.notFound)

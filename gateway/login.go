@@ -355,3 +355,14 @@ func readBody(c *fiber.Ctx, max int) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// jwks serves the public keys of the signed identity assertion.
+func (g *Gateway) jwks(c *fiber.Ctx) error {
+	if g.deps.Assertion == nil {
+		return g.notFound(c)
+	}
+	// Short: a newly rotated key is published when it starts signing.
+	c.Set(fiber.HeaderCacheControl, "public, max-age=30")
+	c.Set(fiber.HeaderContentType, "application/jwk-set+json")
+	return c.Send(g.deps.Assertion.JWKS())
+}

@@ -9,6 +9,7 @@ const (
 	PathUserinfo  = "/.gatehouse/userinfo"
 	PathHealthz   = "/.gatehouse/healthz"
 	PathReadyz    = "/.gatehouse/readyz"
+	PathJWKS      = "/.gatehouse/jwks.json"
 	PathMetrics   = "/metrics" // admin listener only
 	paramRedirect = "rd"
 )

@@ -80,6 +80,15 @@ func (g *Gateway) proxy(c *fiber.Ctx) error {
 				req.Header.Set(h.name, v)
 			}
 		}
+		if g.deps.Assertion != nil {
+			host := rt.host
+			if host == "" {
+				host = hostOnly(string(req.URI().Host()))
+			}
+			if err := g.assert(c, &req.Header, set, host); err != nil {
+				return err
+			}
+		}
 	}
 	// gatehouse's own cookies stay here.
 	req.Header.DelCookie(g.cookie.name)
@@ -409,4 +418,29 @@ func (t *trailerDropper) Read(p []byte) (int, error) {
 		t.h.Del(fiber.HeaderTrailer)
 	}
 	return n, err
+}
+
+// assert sets the signed identity assertion. Tokens are cached per session and audience
+// inside the signer, so this is not a signature per request.
+func (g *Gateway) assert(c *fiber.Ctx, h interface{ Set(k, v string) }, set *claims.Set, host string) error {
+	a := g.deps.Assertion
+	sessionKey := ""
+	if id := c.Cookies(g.cookie.name); id != "" {
+		sessionKey = sessions.Key(id)
+	}
+	tok, err := a.Sign(set, a.Audience(host), sessionKey)
+	if err != nil {
+		g.log.Error("signing the identity assertion", "err", err)
+		return g.plainError(c, fiber.StatusInternalServerError, "Internal error.")
+	}
+	h.Set(g.cfg.Claims.Assertion.Header, tok)
+	return nil
+}
+
+// hostOnly strips the port from a host[:port].
+func hostOnly(h string) string {
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.HasSuffix(h, "]") {
+		h = h[:i]
+	}
+	return strings.Trim(h, "[]")
 }

@@ -139,10 +139,7 @@ func compileRoutes(rs []configs.Route, lim configs.Limits, echoAddr string) (*ro
 // match finds the route for host (may carry a port) and the normalised path.
 func (t *routeTable) match(host, path string) *route {
 	path = routeKey(path)
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
-		host = host[:i]
-	}
-	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	host = strings.TrimSuffix(hostOnly(host), ".")
 	for _, r := range t.routes {
 		if r.host != "" && !strings.EqualFold(r.host, host) {
 			continue

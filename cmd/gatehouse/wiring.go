@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/authn/oidc"
 	"github.com/gatehouse-sso/gatehouse/authn/passwd"
 	"github.com/gatehouse-sso/gatehouse/authn/radius"
+	"github.com/gatehouse-sso/gatehouse/claims/assertion"
 	"github.com/gatehouse-sso/gatehouse/configs"
 	"github.com/gatehouse-sso/gatehouse/directory"
 	ldapdir "github.com/gatehouse-sso/gatehouse/directory/ldap"
@@ -308,8 +309,15 @@ func build(ctx context.Context, cfg *configs.Config, logOut io.Writer) (*applica
 			ready["customer_user:"+s.Name()] = p.Ping
 		}
 	}
+	var signer *assertion.Signer
+	if cfg.Claims.Assertion.Enabled {
+		if signer, err = assertion.New(cfg.Claims.Assertion, cfg.Server.PublicURL, log); err != nil {
+			return fail(fmt.Errorf("claims.assertion: %w", err))
+		}
+	}
 	app.gateway, err = gateway.New(gateway.Deps{
-		Config: cfg, Chain: chain, Groups: groups, Sessions: app.sessions, Ready: ready, Logger: log, Metrics: metrics,
+		Assertion: signer,
+		Config:    cfg, Chain: chain, Groups: groups, Sessions: app.sessions, Ready: ready, Logger: log, Metrics: metrics,
 		RequestModules: requests, OIDC: oidcs, Adder: app.dir,
 		PreAuth:   len(cfg.CustomerAuth) > 0 && cfg.CustomerAuth[0].Module == "http_basic_auth",
 		AccessLog: newAccessLogger(cfg.Log, logOut),

@@ -45,7 +45,12 @@ func (g *Gateway) forwardAuth(c *fiber.Ctx) error {
 		g.log.Warn("forward-auth request from an untrusted peer", "remote", remoteAddr(c).String())
 		return g.plainError(c, fiber.StatusForbidden, "Forward authentication is only answered to trusted proxies.")
 	}
-	fr := g.originalRequest(c)
+	fr, ok := g.originalRequest(c)
+	if !ok {
+		g.log.Warn("forward-auth: the forwarded target headers disagree or are malformed; refused",
+			"request_id", c.Locals(localRequestID))
+		return g.plainError(c, fiber.StatusForbidden, "Ambiguous forwarded request.")
+	}
 	req := c.Request()
 	dropTrailers(&req.Header)
 	g.scrub(&req.Header, g.owned)
@@ -106,40 +111,92 @@ func (g *Gateway) forwardAuth(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusOK)
 }
 
-// originalRequest reads the original request from nginx's X-Original-* or the
-// X-Forwarded-Method/-Proto/-Host/-Uri of Traefik and Caddy.
-func (g *Gateway) originalRequest(c *fiber.Ctx) forwardedRequest {
-	fr := forwardedRequest{method: fiber.MethodGet, scheme: g.publicURL.Scheme, host: g.publicURL.Host, uri: "/"}
+// originalRequest reads the original request from nginx's X-Original-URL / -URI / -Method or
+// the X-Forwarded-Method/-Proto/-Host/-Uri of Traefik and Caddy. A proxy copies the client's
+// own headers into the auth request and sets only some of these, so the client controls the
+// rest: when several name the target and disagree, the request is refused (ok false) rather
+// than one of them believed.
+func (g *Gateway) originalRequest(c *fiber.Ctx) (fr forwardedRequest, ok bool) {
+	fr = forwardedRequest{method: fiber.MethodGet, scheme: g.publicURL.Scheme, host: g.publicURL.Host, uri: "/"}
+	var uris, hosts []string
 	if full := c.Get(headerOriginalURL); full != "" {
-		if u, err := url.Parse(full); err == nil && u.Host != "" {
-			fr.scheme, fr.host, fr.uri, fr.nginx = u.Scheme, u.Host, u.RequestURI(), true
-			if u.Fragment != "" && u.RawQuery == "" {
-				fr.uri += "#" + u.EscapedFragment() // raw '#' is part of the path on the wire
-			}
+		scheme, host, uri, valid := splitAbsoluteURL(full)
+		if !valid {
+			return fr, false
 		}
+		fr.scheme, fr.nginx = scheme, true
+		hosts, uris = append(hosts, host), append(uris, uri)
 	}
 	if v := c.Get(headerOriginalURI); v != "" {
-		fr.uri, fr.nginx = v, true
+		fr.nginx = true
+		uris = append(uris, v)
 	}
-	if v := c.Get(headerOriginalMethod); v != "" {
-		fr.method = v
+	if v := c.Get(headerForwardedURI); v != "" {
+		uris = append(uris, v)
 	}
-	if v := c.Get(headerForwardedURI); v != "" && !fr.nginx {
-		fr.uri = v
+	if v := c.Get(headerXForwardedHost); v != "" {
+		hosts = append(hosts, v)
 	}
-	if v := c.Get(headerForwardedMeth); v != "" && c.Get(headerOriginalMethod) == "" {
-		fr.method = v
+	for _, u := range uris {
+		if !strings.HasPrefix(u, "/") || normalizePath(u) != normalizePath(uris[0]) {
+			return fr, false
+		}
+	}
+	for _, h := range hosts {
+		if !validHost(h) || !strings.EqualFold(hostOnly(h), hostOnly(hosts[0])) {
+			return fr, false
+		}
+	}
+	if len(uris) > 0 {
+		fr.uri = uris[0]
+	}
+	if len(hosts) > 0 {
+		fr.host = hosts[0]
+	}
+	o, f := c.Get(headerOriginalMethod), c.Get(headerForwardedMeth)
+	if o != "" && f != "" && o != f {
+		return fr, false
+	}
+	if o != "" {
+		fr.method = o
+	} else if f != "" {
+		fr.method = f
 	}
 	if v := c.Get(headerXForwardedProto); v == "http" || v == "https" {
 		fr.scheme = v
 	}
-	if v := c.Get(headerXForwardedHost); v != "" && c.Get(headerOriginalURL) == "" {
-		fr.host = v
+	return fr, true
+}
+
+// splitAbsoluteURL splits scheme://host[:port]/path?query strictly: the authority must be a
+// plain host[:port] and what follows must start with "/" — a "?" or "#" smuggled into Host
+// would otherwise move the path into the query.
+func splitAbsoluteURL(s string) (scheme, host, uri string, ok bool) {
+	scheme, rest, found := strings.Cut(s, "://")
+	if !found || (scheme != "http" && scheme != "https") {
+		return "", "", "", false
 	}
-	if !strings.HasPrefix(fr.uri, "/") {
-		fr.uri = "/" + fr.uri
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		host, uri = rest, "/"
+	} else {
+		host, uri = rest[:i], rest[i:]
 	}
-	return fr
+	return scheme, host, uri, validHost(host)
+}
+
+// validHost accepts host[:port] made of DNS-name or IP-literal characters only.
+func validHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // normalizePath is the path of a request URI as routing sees it for proxied requests:

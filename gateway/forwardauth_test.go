@@ -95,3 +95,30 @@ func TestNormalizePathCorpus(t *testing.T) {
 		}
 	}
 }
+
+// A proxy sets some of the forward-auth headers and copies the client's others: when they
+// name different targets, or the authority is malformed, the answer is 403, never the
+// friendlier reading.
+func TestForwardAuthAmbiguous(t *testing.T) {
+	h := forwardAuthHarness(t)
+	_, sess := h.login("jdoe", "Secret123!", "/") // no billing:rw
+	for _, hdr := range []map[string]string{
+		{"X-Original-URL": "https://app.example.com/billing/x", "X-Original-URI": "/tickets"},
+		{"X-Original-URL": "https://app.example.com/tickets", "X-Forwarded-Uri": "/billing/x"},
+		{"X-Forwarded-Uri": "/billing/x", "X-Original-URI": "/tickets"},
+		{"X-Original-URL": "https://app.example.com/billing/x", "X-Forwarded-Host": "other.example.com"},
+		{"X-Original-URL": "http://x?/billing/x"},
+		{"X-Original-URL": "http://x#/billing/x"},
+		{"X-Original-URL": "http://user@app.example.com/billing/x"},
+		{"X-Original-Method": "GET", "X-Forwarded-Method": "POST", "X-Original-URI": "/tickets"},
+	} {
+		if r, _ := h.do("GET", PathAuth, nil, hdr, sess); r.StatusCode != http.StatusForbidden {
+			t.Errorf("%v: %d, want 403", hdr, r.StatusCode)
+		}
+	}
+	// Agreeing headers are fine.
+	ok := map[string]string{"X-Original-URL": "https://app.example.com/tickets?a=1", "X-Original-URI": "/tickets?a=1", "X-Forwarded-Host": "app.example.com"}
+	if r, _ := h.do("GET", PathAuth, nil, ok, sess); r.StatusCode != 200 {
+		t.Errorf("agreeing headers: %d", r.StatusCode)
+	}
+}

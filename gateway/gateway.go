@@ -80,10 +80,12 @@ type Gateway struct {
 	owned     ownedHeaders // claim headers: removed from every request first
 	// moduleInputs are the request modules' input headers, removed once they have been read.
 	moduleInputs ownedHeaders
-	headers      []claimHeader
-	cookie       cookieSpec
-	echo         *echoServer
-	access       *slog.Logger
+	// hasTrustedHeader is set when a trusted-header module is configured.
+	hasTrustedHeader bool
+	headers          []claimHeader
+	cookie           cookieSpec
+	echo             *echoServer
+	access           *slog.Logger
 }
 
 // New builds the gateway; nothing listens until Serve.
@@ -119,6 +121,7 @@ func New(d Deps) (*Gateway, error) {
 	g.headers, g.owned = compileClaimHeaders(cfg.Claims)
 	g.moduleInputs = ownedHeaders{}
 	for _, rm := range d.RequestModules {
+		g.hasTrustedHeader = g.hasTrustedHeader || rm.TrustedOnly
 		if rm.Header != "" {
 			g.moduleInputs.add(rm.Header)
 			delete(g.owned, canonicalHeader([]byte(rm.Header)))

@@ -58,6 +58,13 @@ func (g *Gateway) proxy(c *fiber.Ctx) error {
 			return g.storeDown(c, err)
 		}
 		var set *claims.Set
+		if sess != nil && g.proxyUserChanged(c, sess) {
+			// The front proxy now vouches for someone else (a shared browser): the old
+			// session ends and the new login header decides.
+			_ = g.deps.Sessions.Destroy(c.UserContext(), c.Cookies(g.cookie.name))
+			g.log.Info("session ended: the trusted proxy sent another user", "login", sess.Claims.Login, "request_id", c.Locals(localRequestID))
+			sess = nil
+		}
 		if sess != nil {
 			set = &sess.Claims
 		} else {

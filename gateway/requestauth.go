@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -11,6 +12,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/authn"
 	"github.com/gatehouse-sso/gatehouse/authn/oidc"
 	"github.com/gatehouse-sso/gatehouse/claims"
+	"github.com/gatehouse-sso/gatehouse/sessions"
 )
 
 // RequestModule is a chain module that authenticates from the request alone: the trusted
@@ -157,4 +159,23 @@ func (g *Gateway) absoluteRedirect(rd string) string {
 		return t
 	}
 	return g.publicURL.Scheme + "://" + g.publicURL.Host + t
+}
+
+// proxyUserChanged reports whether a trusted-header module, asked about this request from a
+// trusted peer, names a login other than the session's. Only the header and the rewrite are
+// consulted (no directory lookup), and only when a login header is present.
+func (g *Gateway) proxyUserChanged(c *fiber.Ctx, sess *sessions.Session) bool {
+	if !g.hasTrustedHeader || !g.trustedPeer(remoteAddr(c)) {
+		return false
+	}
+	for _, rm := range g.deps.RequestModules {
+		if !rm.TrustedOnly || rm.Header == "" || c.Get(rm.Header) == "" {
+			continue
+		}
+		res, err := rm.Module.AuthenticateRequest(c.UserContext(), fiberRequest{c})
+		if err == nil && res.Outcome == authn.Authenticated && !strings.EqualFold(res.Login, sess.Claims.Login) {
+			return true
+		}
+	}
+	return false
 }

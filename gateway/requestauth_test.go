@@ -78,6 +78,17 @@ func TestTrustedHeader(t *testing.T) {
 			t.Fatalf("with the session: %d", r.StatusCode)
 		}
 	})
+	t.Run("another user from the proxy ends the session", func(t *testing.T) {
+		h := headerHarness(t, "127.0.0.1", true, false, nil)
+		resp, _ := h.do("GET", "/app", nil, map[string]string{"X-Remote-User": "jdoe"})
+		sess := cookieNamed(resp, "gatehouse_session")
+		if r, _ := h.do("GET", "/app", nil, map[string]string{"X-Remote-User": "ghost"}, sess); r.StatusCode != 403 {
+			t.Fatalf("another proxy user rode on jdoe's session: %d", r.StatusCode)
+		}
+		if r, _ := h.do("GET", "/app", nil, map[string]string{"Accept": "application/json"}, sess); r.StatusCode != 401 {
+			t.Fatalf("the old session survived: %d", r.StatusCode)
+		}
+	})
 	t.Run("session: false checks every request", func(t *testing.T) {
 		h := headerHarness(t, "127.0.0.1", false, false, nil)
 		resp, _ := h.do("GET", "/app", nil, map[string]string{"X-Remote-User": "jdoe"})

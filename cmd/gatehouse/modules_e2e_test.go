@@ -136,3 +136,48 @@ log: {level: warn}
 		}
 	}
 }
+
+// TestLDAPOutage stops a private slapd under a running gatehouse: readyz reports the
+// directory, logins through LDAP fall through to the DB module (die: false) and the LDAP
+// source is skipped, and everything recovers when slapd is back.
+func TestLDAPOutage(t *testing.T) {
+	l := testenv.StartLDAPServer(t)
+	dsn := testenv.SQLiteDSN(t)
+	seedOTRS(t, dialects[2], dsn)
+	up := &recorder{}
+	srv := httptest.NewServer(up)
+	defer srv.Close()
+	gh := start(t, parseConfig(t, fmt.Sprintf(`
+server: {listen: 127.0.0.1:0, public_url: "http://127.0.0.1:8080"}
+admin: {listen: ""}
+routes: [{name: helpdesk, upstream: %q}]
+customer_auth:
+  - {module: ldap, host: %s, base_dn: %q, uid: uid, search_user_dn: %q, search_user_pw: %q, timeout: 2s}
+  - {module: db, dsn: %q, crypt_type: sha2}
+customer_user:
+  - {name: LDAP, module: ldap, params: {host: %s, base_dn: %q, user_dn: %q, user_pw: %q}}
+  - {name: OTRS, module: db, params: {dsn: %q}}
+log: {level: error}
+`, srv.URL, l.URL, l.BaseDN, l.ReadOnlyDN, l.ReadOnlyPassword, dsn, l.URL, l.PeopleDN, l.ReadOnlyDN, l.ReadOnlyPassword, dsn)))
+	ready := func() int { return gh.get(t, "/.gatehouse/readyz", nil, nil).StatusCode }
+	if s := ready(); s != 200 {
+		t.Fatalf("readyz %d", s)
+	}
+	l.Stop()
+	if s := ready(); s != http.StatusServiceUnavailable {
+		t.Errorf("readyz with slapd down: %d, want 503", s)
+	}
+	if status, _, _ := gh.apiLogin(t, "alice", "alicepass"); status != http.StatusUnauthorized {
+		t.Errorf("ldap user with slapd down: %d", status)
+	}
+	if status, body, _ := gh.apiLogin(t, "u-sha2", vectorPassword); status != 200 {
+		t.Errorf("db user with slapd down (ldap module and source skipped): %d %s", status, body)
+	}
+	l.Start()
+	if s := ready(); s != 200 {
+		t.Errorf("readyz after restart: %d", s)
+	}
+	if status, _, _ := gh.apiLogin(t, "alice", "alicepass"); status != 200 {
+		t.Errorf("ldap user after restart: %d", status)
+	}
+}

@@ -181,3 +181,52 @@ log: {level: error}
 		t.Errorf("ldap user after restart: %d", status)
 	}
 }
+
+// TestCustomMapColumnHeader: a column added to the table and to the Map (room → UserRoom)
+// reaches the upstream through claims.headers with no code change, and the client's own
+// copy of that header is removed.
+func TestCustomMapColumnHeader(t *testing.T) {
+	dsn := testenv.SQLiteDSN(t)
+	seedOTRS(t, dialects[2], dsn)
+	db := openTestDB(t, dsn)
+	for _, q := range []string{"ALTER TABLE customer_user ADD COLUMN room VARCHAR(50)", "UPDATE customer_user SET room = 'B-204' WHERE login = 'u-sha2'"} {
+		if _, err := db.SQL().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	up := &recorder{}
+	srv := httptest.NewServer(up)
+	defer srv.Close()
+	gh := start(t, parseConfig(t, fmt.Sprintf(`
+server: {listen: 127.0.0.1:0, public_url: "http://127.0.0.1:8080"}
+admin: {listen: ""}
+routes: [{name: helpdesk, upstream: %q}]
+customer_auth: [{module: db, dsn: %q, crypt_type: sha2}]
+customer_user:
+  - name: OTRS
+    module: db
+    params: {dsn: %q}
+    map:
+      - [UserFirstname, Firstname, first_name, 1, 1, var, "", 0]
+      - [UserLastname, Lastname, last_name, 1, 1, var, "", 0]
+      - [UserLogin, Username, login, 1, 1, var, "", 0]
+      - [UserPassword, Password, pw, 0, 0, var, "", 0]
+      - [UserEmail, Email, email, 1, 1, var, "", 0]
+      - [UserCustomerID, CustomerID, customer_id, 0, 1, var, "", 0]
+      - [UserCity, City, city, 1, 0, var, "", 0]
+      - [UserRoom, Room, room, 1, 0, var, "", 0]
+      - [ValidID, Valid, valid_id, 0, 1, int, "", 0]
+claims:
+  headers: {Remote-User: UserLogin, X-Customer-Room: UserRoom, X-Customer-City: UserCity}
+log: {level: warn}
+`, srv.URL, dsn, dsn)))
+	_, _, c := gh.apiLogin(t, "u-sha2", vectorPassword)
+	gh.get(t, "/", c, map[string]string{"X-Customer-Room": "spoofed", "X_Customer_Room": "spoofed"})
+	h := up.last()
+	if v := h.Values("X-Customer-Room"); len(v) != 1 || v[0] != "B-204" || h.Get("X-Customer-City") != "Köln" {
+		t.Fatalf("upstream headers %v", h)
+	}
+	if h.Get("X-Customer-Id") != "" {
+		t.Fatal("a header outside claims.headers was sent")
+	}
+}

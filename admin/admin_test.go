@@ -281,7 +281,7 @@ func TestAdminEffectivePermissions(t *testing.T) {
 				want: "support:ro,users:rw"},
 			{name: "user and company union", groups: on(nil, nil),
 				grants: []grant{{"billing/members/{u}", "ro"}, {"billing/customers/{c}", "rw"}, {"sales/members/{u}", "ro"}},
-				want: "billing:rw,sales:ro"},
+				want:   "billing:rw,sales:ro"},
 			{name: "revoked", groups: on(nil, nil), grants: []grant{{"billing/members/{u}", "rw"}, {"sales/customers/{c}", "ro"}},
 				revoke: []grant{{"billing/members/{u}", ""}, {"sales/customers/{c}", "ro"}}, want: ""},
 			{name: "revoke one key keeps the other", groups: on(nil, nil), grants: []grant{{"billing/members/{u}", "ro"}, {"billing/members/{u}", "rw"}},

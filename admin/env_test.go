@@ -68,7 +68,7 @@ type envOpts struct {
 }
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	cfg    *configs.Config
 	dir    *directory.Directory
 	svc    *Service
@@ -131,7 +131,7 @@ func sourceYAML(name, dsn string, extra string) string {
 %s%s`, name, dsn, extra, mapYAML)
 }
 
-func newEnv(t *testing.T, dsn string, o envOpts) *env {
+func newEnv(t testing.TB, dsn string, o envOpts) *env {
 	t.Helper()
 	e := &env{t: t, logs: &syncBuffer{}, token: testToken}
 	e.db = openMigrated(t, dsn)

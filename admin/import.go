@@ -2,8 +2,10 @@ package admin
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -223,4 +225,85 @@ func (s *Service) Import(ctx context.Context, by, source string, rows []ImportRo
 
 func sortBad(b []RowError) {
 	sort.SliceStable(b, func(i, j int) bool { return b[i].Line < b[j].Line })
+}
+
+// ReadCSV reads customer users for Import from CSV: a header row naming a Map variable of
+// source ("": the source new customer users go to) in each column — UserLogin, UserEmail,
+// UserRoom, …; the storage column (login, email, room) is accepted too — then one row per
+// customer user. Rows are numbered by the line they start on. A header naming no Map
+// variable, or a row with the wrong number of fields, is an error; the row errors are
+// returned, not the first one only. Empty lines are skipped.
+func (s *Service) ReadCSV(source string, r io.Reader) ([]ImportRow, []RowError, error) {
+	fields, err := s.Fields(source)
+	if err != nil {
+		return nil, nil, err
+	}
+	byName := map[string]string{}
+	for _, f := range fields {
+		byName[f.Var] = f.Var
+		byName[strings.ToLower(f.Var)] = f.Var
+		if f.Storage != "" {
+			if _, ok := byName[strings.ToLower(f.Storage)]; !ok {
+				byName[strings.ToLower(f.Storage)] = f.Var
+			}
+		}
+	}
+	byName[directory.VarPassword] = directory.VarPassword
+	byName[strings.ToLower(directory.VarPassword)] = directory.VarPassword
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err != nil {
+		return nil, nil, fail(directory.ErrInvalid, "", "CSV header: %v", err)
+	}
+	cols := make([]string, len(header))
+	seen := map[string]bool{}
+	for i, h := range header {
+		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		v, ok := byName[h]
+		if !ok {
+			v, ok = byName[strings.ToLower(h)]
+		}
+		if !ok {
+			return nil, nil, fail(directory.ErrInvalid, h, "CSV line 1, column %d: %q is no Map variable of the data source", i+1, h)
+		}
+		if seen[v] {
+			return nil, nil, fail(directory.ErrInvalid, h, "CSV line 1: column %s twice", v)
+		}
+		seen[v] = true
+		cols[i] = v
+	}
+	var rows []ImportRow
+	var bad []RowError
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				bad = append(bad, RowError{Line: pe.StartLine, Error: pe.Error()})
+				if errors.Is(pe.Err, csv.ErrQuote) || errors.Is(pe.Err, csv.ErrBareQuote) {
+					continue
+				}
+			}
+			return nil, nil, fail(directory.ErrInvalid, "", "CSV: %v", err)
+		}
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue
+		}
+		if len(rec) != len(cols) {
+			bad = append(bad, RowError{Line: line, Error: fmt.Sprintf("%d fields, the header has %d", len(rec), len(cols))})
+			continue
+		}
+		attrs := make(map[string]string, len(cols))
+		for i, v := range rec {
+			attrs[cols[i]] = v
+		}
+		rows = append(rows, ImportRow{Line: line, Attrs: attrs})
+	}
+	return rows, bad, nil
 }

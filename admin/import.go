@@ -38,6 +38,16 @@ type ImportReport struct {
 // Progress receives an import's progress: phase ("validate", "import"), rows done, total.
 type Progress func(phase string, done, total int)
 
+// ImportOptions tune Import.
+type ImportOptions struct {
+	// SkipBad loads the good rows even when some are bad.
+	SkipBad bool
+	// Bad are rows already refused before Import (by ReadCSV); they count as bad rows.
+	Bad []RowError
+	// Progress, if set, is called as rows are validated and loaded.
+	Progress Progress
+}
+
 // ErrBadRows: an import was refused because rows are invalid; nothing was loaded.
 var ErrBadRows = errors.New("bad rows")
 
@@ -59,10 +69,11 @@ type emailChecker interface {
 // (with customer_user_email_uniq_check) uniqueness, an existing customer, a login unused in
 // every source — and against the other rows (a login or email twice). With a bad row
 // nothing is loaded and the report lists every bad row with its line, unless skipBad: then
-// the good rows are loaded. The rows are loaded in one transaction (all or nothing). A
+// the good rows are loaded. opts.Bad (rows ReadCSV refused) count as bad rows too. The rows are loaded in one transaction (all or nothing). A
 // UserPassword column is hashed in the source's crypt type; rows without one get no password
 // (no DB login until set-password), as OTRS's CustomerUserAdd.
-func (s *Service) Import(ctx context.Context, by, source string, rows []ImportRow, skipBad bool, progress Progress) (*ImportReport, error) {
+func (s *Service) Import(ctx context.Context, by, source string, rows []ImportRow, opts ImportOptions) (*ImportReport, error) {
+	progress, skipBad := opts.Progress, opts.SkipBad
 	if progress == nil {
 		progress = func(string, int, int) {}
 	}
@@ -70,7 +81,7 @@ func (s *Service) Import(ctx context.Context, by, source string, rows []ImportRo
 	if err != nil {
 		return nil, err
 	}
-	rep := &ImportReport{Source: name, Rows: len(rows), Bad: []RowError{}}
+	rep := &ImportReport{Source: name, Rows: len(rows) + len(opts.Bad), Bad: append([]RowError{}, opts.Bad...)}
 	if err := s.requireCustomers(ctx); err != nil {
 		return rep, err
 	}
@@ -186,7 +197,7 @@ func (s *Service) Import(ctx context.Context, by, source string, rows []ImportRo
 	progress("validate", len(rows), len(rows))
 	sortBad(rep.Bad)
 	if len(rep.Bad) > 0 && !skipBad {
-		return rep, fail(ErrBadRows, "", "%d of %d rows are bad; nothing imported", len(rep.Bad), len(rows))
+		return rep, fail(ErrBadRows, "", "%d of %d rows are bad; nothing imported", len(rep.Bad), rep.Rows)
 	}
 	var load []map[string]string
 	for _, a := range good {

@@ -25,7 +25,7 @@ func TestImportCSV(t *testing.T) {
 		if err != nil || len(bad) != 0 || len(rows) != 1 {
 			t.Fatalf("read: %v %v %v", rows, bad, err)
 		}
-		if _, err := e.svc.Import(ctx, "test", "", rows, false, nil); !errors.Is(err, ErrNoCustomer) {
+		if _, err := e.svc.Import(ctx, "test", "", rows, ImportOptions{}); !errors.Is(err, ErrNoCustomer) {
 			t.Fatalf("import before any customer: %v", err)
 		}
 		if _, err := e.svc.AddCustomer(ctx, "test", map[string]string{"CustomerID": "ACME", "CustomerCompanyName": "Acme"}); err != nil {
@@ -57,7 +57,7 @@ func TestImportCSV(t *testing.T) {
 		if len(bad) != 1 || bad[0].Line != 13 {
 			t.Fatalf("CSV-level bad rows: %+v", bad)
 		}
-		rep, err := e.svc.Import(ctx, "test", "", rows, false, nil)
+		rep, err := e.svc.Import(ctx, "test", "", rows, ImportOptions{Bad: bad})
 		if !errors.Is(err, ErrBadRows) {
 			t.Fatalf("import with bad rows: %v", err)
 		}
@@ -65,7 +65,7 @@ func TestImportCSV(t *testing.T) {
 		for _, b := range rep.Bad {
 			lines = append(lines, fmt.Sprintf("%d:%s", b.Line, b.Field))
 		}
-		want := "4:UserFirstname 5:UserEmail 6:UserCustomerID 7:UserLogin 8:UserLogin 9:UserEmail 10:UserEmail"
+		want := "4:UserFirstname 5:UserEmail 6:UserCustomerID 7:UserLogin 8:UserLogin 9:UserEmail 10:UserEmail 13:"
 		if strings.Join(lines, " ") != want {
 			t.Fatalf("bad rows %v\nwant %s\n%+v", lines, want, rep.Bad)
 		}
@@ -78,12 +78,12 @@ func TestImportCSV(t *testing.T) {
 
 		// --skip-bad: the good rows go in.
 		var phases []string
-		rep, err = e.svc.Import(ctx, "test", "", rows, true, func(phase string, done, total int) {
+		rep, err = e.svc.Import(ctx, "test", "", rows, ImportOptions{SkipBad: true, Bad: bad, Progress: func(phase string, done, total int) {
 			if len(phases) == 0 || phases[len(phases)-1] != phase {
 				phases = append(phases, phase)
 			}
-		})
-		if err != nil || rep.Imported != 4 || len(rep.Bad) != 7 {
+		}})
+		if err != nil || rep.Imported != 4 || len(rep.Bad) != 8 || rep.Bad[7].Line != 13 {
 			t.Fatalf("skip bad: %+v %v", rep, err)
 		}
 		if strings.Join(phases, ",") != "validate,import" {
@@ -103,7 +103,7 @@ func TestImportCSV(t *testing.T) {
 			t.Fatalf("quoted newline row: %v", err)
 		}
 		// Importing again: every row is now taken.
-		rep, err = e.svc.Import(ctx, "test", "", rows, false, nil)
+		rep, err = e.svc.Import(ctx, "test", "", rows, ImportOptions{})
 		if !errors.Is(err, ErrBadRows) || len(rep.Bad) != len(rows) {
 			t.Fatalf("reimport: %d bad of %d: %v", len(rep.Bad), len(rows), err)
 		}
@@ -140,7 +140,7 @@ func BenchmarkImport100k(b *testing.B) {
 		if err != nil || len(bad) > 0 {
 			b.Fatalf("read: %v %v", bad, err)
 		}
-		rep, err := e.svc.Import(ctx, "bench", "", rows, false, nil)
+		rep, err := e.svc.Import(ctx, "bench", "", rows, ImportOptions{})
 		if err != nil || rep.Imported != n {
 			b.Fatalf("import: %v %+v", err, rep)
 		}

@@ -31,6 +31,11 @@ Usage:
   gatehouse migrate --config FILE            create the OTRS tables that are absent
   gatehouse hash-password --crypt-type T [--login L] [--cost N]
                                              hash the password read from stdin, in OTRS storage format
+  gatehouse customer add|list|set …          manage customers (companies)
+  gatehouse customer-user add|set|list|search|set-password|set-valid|import …
+                                             manage customer users (gatehouse customer-user help)
+  gatehouse group add|list|grant|revoke|effective …
+                                             manage groups and permissions
   gatehouse version                          print the version
 `
 
@@ -53,6 +58,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdMigrate(rest, stdout, stderr)
 	case "hash-password":
 		return cmdHashPassword(rest, stdin, stdout, stderr)
+	case "customer", "customer-user", "group":
+		return cmdAdmin(cmd, rest, stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "gatehouse", version)
 		return 0

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 
 	"github.com/gatehouse-sso/gatehouse/directory"
 )
@@ -33,6 +34,20 @@ type Chain struct {
 	lookup  Lookup
 	log     *slog.Logger
 	observe Observer
+	books   Bookkeeper
+}
+
+// SetBookkeeper records login outcomes in b (OTRS's preferences); nil records nothing.
+func (c *Chain) SetBookkeeper(b Bookkeeper) { c.books = b }
+
+// slot is the OTRS Count suffix of the module named name: "" for the first, "1" … "10".
+func (c *Chain) slot(name string) string {
+	for i, e := range c.entries {
+		if e.Module.Name() == name && i > 0 {
+			return strconv.Itoa(i)
+		}
+	}
+	return ""
 }
 
 // NewChain builds a chain of at most MaxModules modules.
@@ -86,6 +101,9 @@ func (c *Chain) Login(ctx context.Context, cr Credentials) (*Success, error) {
 		}
 		return c.Complete(ctx, res.Login, name)
 	}
+	if c.books != nil && cr.Login != "" {
+		c.books.Failed(ctx, cr.Login)
+	}
 	return nil, ErrRejected
 }
 
@@ -110,5 +128,8 @@ func (c *Chain) Complete(ctx context.Context, login, module string) (*Success, e
 		return nil, fmt.Errorf("login %q: %w", u.Login, ErrInvalidUser)
 	}
 	c.observe(module, "success")
+	if c.books != nil {
+		c.books.Succeeded(ctx, u, login, c.slot(module))
+	}
 	return &Success{User: u, Module: module}, nil
 }

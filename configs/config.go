@@ -25,6 +25,8 @@ type Config struct {
 	CustomerAuth []AuthModule `yaml:"customer_auth"`
 	// CustomerUser is CustomerUser, CustomerUser1 … CustomerUser10: the data sources in this order (at most 11).
 	CustomerUser []CustomerUserSource `yaml:"customer_user"`
+	// PasswordPolicy holds the login-failure lock (PasswordMaxLoginFailed).
+	PasswordPolicy PasswordPolicy `yaml:"password_policy"`
 	// CustomerGroup holds the CustomerGroupSupport settings (fact sheet §8).
 	CustomerGroup CustomerGroup `yaml:"customer_group"`
 	// Claims says which customer-user values are handed upstream and how.
@@ -450,6 +452,14 @@ type MapRow struct {
 	Link string
 	// ReadOnly refuses edits of the field.
 	ReadOnly bool
+}
+
+// PasswordPolicy mirrors CustomerPreferencesGroups###Password (fact sheet §1.4).
+type PasswordPolicy struct {
+	// MaxLoginFailed is PasswordMaxLoginFailed: after this many failed logins in a row a
+	// customer user of a writable source is set to invalid-temporarily (and their sessions
+	// end). 0 never locks.
+	MaxLoginFailed int `yaml:"max_login_failed"`
 }
 
 // CustomerGroup mirrors CustomerGroupSupport and its always-groups (fact sheet §8).

@@ -46,6 +46,7 @@ var rules = []struct {
 	{"claims", checkClaims},
 	{"log", checkLog},
 	{"limits", checkLimits},
+	{"password_policy", checkPasswordPolicy},
 }
 
 // authModules are the customer_auth modules (Customer::AuthModule = Kernel::System::CustomerAuth::*)
@@ -753,6 +754,12 @@ func checkHeaderName(v *checker, path, h string) bool {
 func checkLog(v *checker, c *Config) {
 	v.oneOf("log.level", "log level", c.Log.Level, logLevels)
 	v.oneOf("log.format", "log format", c.Log.Format, logFormats)
+}
+
+func checkPasswordPolicy(v *checker, c *Config) {
+	if n := c.PasswordPolicy.MaxLoginFailed; n < 0 {
+		v.addf("password_policy.max_login_failed", "must be at least 0 (0 never locks), got %d", n)
+	}
 }
 
 func checkLimits(v *checker, c *Config) {

@@ -105,3 +105,60 @@ func TestRedisOutage(t *testing.T) {
 		t.Errorf("session lost with Redis: %d, want 401", r.StatusCode)
 	}
 }
+
+// TestLoginBookkeeping: OTRS's preferences are kept (UserLastLogin, UserAuthBackend,
+// UserLoginFailed), and with password_policy.max_login_failed the customer user is set to
+// invalid-temporarily after that many failures — their live sessions end at once.
+func TestLoginBookkeeping(t *testing.T) {
+	up := &recorder{}
+	srv := httptest.NewServer(up)
+	defer srv.Close()
+	dsn := testenv.SQLiteDSN(t)
+	seedOTRS(t, dialects[2], dsn)
+	cfg := e2eConfig(t, dsn, "  store: memory", srv.URL)
+	cfg.PasswordPolicy.MaxLoginFailed = 3
+	gh := start(t, cfg)
+	db := openTestDB(t, dsn)
+	prefs := func(login string) map[string]string {
+		m := map[string]string{}
+		rows, err := db.SQL().Query(db.Rebind("SELECT preferences_key, preferences_value FROM customer_preferences WHERE user_id = ?"), login)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k, v string
+			_ = rows.Scan(&k, &v)
+			m[k] = v
+		}
+		return m
+	}
+	_, _, c := gh.apiLogin(t, "u-sha1", vectorPassword)
+	if p := prefs("u-sha1"); p["UserLastLogin"] == "" || p["UserLoginFailed"] != "0" || p["UserAuthBackend"] != "" {
+		t.Fatalf("after success: %v", p)
+	}
+	_, _, _ = gh.apiLogin(t, "u-plain", vectorPassword) // the second module (slot "1")
+	if p := prefs("u-plain"); p["UserAuthBackend"] != "1" {
+		t.Fatalf("u-plain: %v", p)
+	}
+	for i := 1; i <= 3; i++ {
+		gh.apiLogin(t, "u-sha1", "wrong")
+		if p := prefs("u-sha1"); p["UserLoginFailed"] != fmt.Sprint(i) {
+			t.Fatalf("after %d failures: %v", i, p)
+		}
+	}
+	var valid int
+	if err := db.SQL().QueryRow("SELECT valid_id FROM customer_user WHERE login = 'u-sha1'").Scan(&valid); err != nil || valid != 3 {
+		t.Fatalf("valid_id %d (%v), want 3 (invalid-temporarily)", valid, err)
+	}
+	if r := gh.get(t, "/", c, nil); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the locked user's session still works: %d", r.StatusCode)
+	}
+	if status, _, _ := gh.apiLogin(t, "u-sha1", vectorPassword); status != http.StatusUnauthorized {
+		t.Fatalf("locked user logged in: %d", status)
+	}
+	gh.apiLogin(t, "nobody-at-all", "x")
+	if p := prefs("nobody-at-all"); len(p) != 0 {
+		t.Fatalf("an unknown login left preferences: %v", p)
+	}
+}

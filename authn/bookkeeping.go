@@ -1,0 +1,106 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/directory"
+)
+
+// Preference keys OTRS keeps per customer user (fact sheet §1.3–1.5).
+const (
+	PrefLoginFailed = "UserLoginFailed"
+	PrefLastLogin   = "UserLastLogin"
+	PrefAuthBackend = "UserAuthBackend"
+)
+
+// Bookkeeper records login outcomes the way OTRS's CustomerAuth does, so OTRS/Znuny shows
+// the same state (last login, failed attempts) and its lock applies.
+type Bookkeeper interface {
+	// Succeeded: login (as the module returned it) passed module slot ("" primary, "1"… "10").
+	Succeeded(ctx context.Context, u *directory.CustomerUser, moduleLogin, slot string)
+	// Failed: every module refused typedLogin.
+	Failed(ctx context.Context, typedLogin string)
+}
+
+// PreferenceStore reads and writes customer_preferences (sqldb.Admin).
+type PreferenceStore interface {
+	SetPreference(ctx context.Context, login, key, value string) error
+	GetPreferences(ctx context.Context, login string) (map[string]string, error)
+}
+
+// UserUpdater changes a customer user's Map variables (directory.Directory).
+type UserUpdater interface {
+	Get(ctx context.Context, login string) (*directory.CustomerUser, error)
+	Update(ctx context.Context, login string, attrs map[string]string, by string) (*directory.CustomerUser, error)
+}
+
+// SessionRevoker ends every session of a customer user (sessions.Manager).
+type SessionRevoker interface {
+	DestroyUser(ctx context.Context, login string) (int, error)
+}
+
+// OTRSBookkeeping is the Bookkeeper of OTRS/Znuny 6.5: UserLoginFailed counted up on a
+// failure of a known user and reset on success, UserLastLogin and UserAuthBackend set on
+// success, and with MaxLoginFailed > 0 a writable customer user reaching the limit set to
+// invalid-temporarily — whose sessions then end at once, in every process sharing the store.
+// Faults are logged, never turned into login failures.
+type OTRSBookkeeping struct {
+	Prefs          PreferenceStore
+	Users          UserUpdater
+	Sessions       SessionRevoker
+	MaxLoginFailed int
+	Log            *slog.Logger
+	Now            func() time.Time
+}
+
+// Succeeded implements Bookkeeper.
+func (b *OTRSBookkeeping) Succeeded(ctx context.Context, u *directory.CustomerUser, moduleLogin, slot string) {
+	now := time.Now
+	if b.Now != nil {
+		now = b.Now
+	}
+	b.set(ctx, moduleLogin, PrefAuthBackend, slot)
+	b.set(ctx, u.Login, PrefLoginFailed, "0")
+	b.set(ctx, u.Login, PrefLastLogin, strconv.FormatInt(now().Unix(), 10))
+}
+
+// Failed implements Bookkeeper.
+func (b *OTRSBookkeeping) Failed(ctx context.Context, typedLogin string) {
+	u, err := b.Users.Get(ctx, typedLogin)
+	if err != nil {
+		if !errors.Is(err, directory.ErrNotFound) {
+			b.Log.Warn("login bookkeeping: lookup", "err", err)
+		}
+		return // unknown users leave no trace, as in OTRS
+	}
+	prefs, err := b.Prefs.GetPreferences(ctx, u.Login)
+	if err != nil {
+		b.Log.Warn("login bookkeeping: preferences", "login", u.Login, "err", err)
+		return
+	}
+	count, _ := strconv.Atoi(prefs[PrefLoginFailed])
+	count++
+	b.set(ctx, u.Login, PrefLoginFailed, strconv.Itoa(count))
+	if b.MaxLoginFailed <= 0 || count < b.MaxLoginFailed || !u.HasValidity || u.ValidID == directory.InvalidTemporarilyID {
+		return
+	}
+	if _, err := b.Users.Update(ctx, u.Login, map[string]string{directory.VarValidID: strconv.Itoa(directory.InvalidTemporarilyID)}, "gatehouse"); err != nil {
+		if !errors.Is(err, directory.ErrReadOnly) {
+			b.Log.Warn("login bookkeeping: lock", "login", u.Login, "err", err)
+		}
+		return
+	}
+	n, err := b.Sessions.DestroyUser(ctx, u.Login)
+	b.Log.Warn("customer user locked after failed logins: set to invalid-temporarily", "login", u.Login,
+		"failed", count, "sessions_ended", n, "err", err)
+}
+
+func (b *OTRSBookkeeping) set(ctx context.Context, login, key, value string) {
+	if err := b.Prefs.SetPreference(ctx, login, key, value); err != nil {
+		b.Log.Warn("login bookkeeping", "login", login, "key", key, "err", err)
+	}
+}

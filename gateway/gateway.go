@@ -61,6 +61,10 @@ type Deps struct {
 	// AccessLog receives one line per request; nil turns the access log off. It is separate
 	// from Logger so that log.level (say, warn) does not silence it.
 	AccessLog *slog.Logger
+	// AdminAPI serves /api/v1/ on the admin listener; nil leaves it out.
+	AdminAPI http.Handler
+	// AdminUI serves / on the admin listener; nil leaves it out.
+	AdminUI http.Handler
 	// Metrics are registered on the admin listener; nil creates new ones.
 	Metrics *Metrics
 }
@@ -142,6 +146,12 @@ func New(d Deps) (*Gateway, error) {
 	if cfg.Admin.Listen != "" {
 		mux := http.NewServeMux()
 		mux.Handle(PathMetrics, promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))
+		if d.AdminAPI != nil {
+			mux.Handle(PathAdminAPI, d.AdminAPI)
+		}
+		if d.AdminUI != nil {
+			mux.Handle("/", d.AdminUI)
+		}
 		g.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	}
 	return g, nil

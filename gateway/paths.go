@@ -11,6 +11,7 @@ const (
 	PathReadyz    = "/.gatehouse/readyz"
 	PathJWKS      = "/.gatehouse/jwks.json"
 	PathMetrics   = "/metrics" // admin listener only
+	PathAdminAPI  = "/api/v1/" // admin listener only
 	paramRedirect = "rd"
 )
 

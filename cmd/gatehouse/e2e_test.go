@@ -179,9 +179,10 @@ func (r *recorder) count() int {
 }
 
 type running struct {
-	base string
-	app  *application
-	stop func()
+	base  string
+	admin string // the admin listener, when configured
+	app   *application
+	stop  func()
 }
 
 // start wires gatehouse from cfg as `serve` does and serves it on a free loopback port.
@@ -197,12 +198,22 @@ func start(t *testing.T, cfg *configs.Config) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var adminLn net.Listener
+	if cfg.Admin.Listen != "" {
+		if adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
+			t.Fatal(err)
+		}
+	}
 	done := make(chan struct{})
-	go func() { _ = app.gateway.ServeListeners(ctx, ln, nil); close(done) }()
+	go func() { _ = app.gateway.ServeListeners(ctx, ln, adminLn); close(done) }()
 	var once sync.Once
 	stop := func() { once.Do(func() { cancel(); <-done; app.close() }) }
 	t.Cleanup(stop)
-	return &running{base: "http://" + ln.Addr().String(), app: app, stop: stop}
+	r := &running{base: "http://" + ln.Addr().String(), app: app, stop: stop}
+	if adminLn != nil {
+		r.admin = "http://" + adminLn.Addr().String()
+	}
+	return r
 }
 
 var noRedirect = &http.Client{

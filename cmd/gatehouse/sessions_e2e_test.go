@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -160,5 +163,55 @@ func TestLoginBookkeeping(t *testing.T) {
 	gh.apiLogin(t, "nobody-at-all", "x")
 	if p := prefs("nobody-at-all"); len(p) != 0 {
 		t.Fatalf("an unknown login left preferences: %v", p)
+	}
+}
+
+// TestAdminListener: /metrics and the admin API are on the admin listener (never the public
+// port); the API needs a token from admin.api_tokens_file.
+func TestAdminListener(t *testing.T) {
+	up := &recorder{}
+	srv := httptest.NewServer(up)
+	defer srv.Close()
+	dsn := testenv.SQLiteDSN(t)
+	seedOTRS(t, dialects[2], dsn)
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("# admin API tokens\nsecret-token-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e2eConfig(t, dsn, "  store: memory", srv.URL)
+	cfg.Admin.Listen = "127.0.0.1:0"
+	cfg.Admin.APITokensFile = tokens
+	gh := start(t, cfg)
+	_, _, c := gh.apiLogin(t, "u-sha2", vectorPassword)
+	gh.get(t, "/x", c, nil)
+
+	get := func(base, path, token string) (int, string) {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		return r.StatusCode, string(b)
+	}
+	if code, body := get(gh.admin, "/metrics", ""); code != 200 ||
+		!strings.Contains(body, `gatehouse_requests_total{route="helpdesk",status="200"}`) ||
+		!strings.Contains(body, `gatehouse_logins_total{module="db",result="success"}`) {
+		t.Fatalf("/metrics %d:\n%.2000s", code, body)
+	}
+	if code, _ := get(gh.admin, "/api/v1/customer-users", ""); code != http.StatusUnauthorized {
+		t.Fatalf("API without a token: %d", code)
+	}
+	if code, body := get(gh.admin, "/api/v1/customer-users?search=u-sha*", "secret-token-0123456789"); code != 200 || !strings.Contains(body, "u-sha512") {
+		t.Fatalf("API: %d %s", code, body)
+	}
+	for _, p := range []string{"/metrics", "/api/v1/customer-users"} {
+		if code, _ := get(gh.base, p, "secret-token-0123456789"); code == 200 {
+			t.Errorf("%s answered on the public port", p)
+		}
 	}
 }

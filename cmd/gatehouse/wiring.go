@@ -8,10 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"net/http"
 	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/gatehouse-sso/gatehouse/admin"
 	"github.com/gatehouse-sso/gatehouse/authn"
 	authdb "github.com/gatehouse-sso/gatehouse/authn/db"
 	"github.com/gatehouse-sso/gatehouse/authn/header"
@@ -314,6 +316,19 @@ func build(ctx context.Context, cfg *configs.Config, logOut io.Writer) (*applica
 			ready["customer_user:"+s.Name()] = p.Ping
 		}
 	}
+	var adminAPI http.Handler
+	if cfg.Admin.Listen != "" {
+		svc, err := admin.NewService(admin.Deps{Directory: app.dir, Sources: cfg.CustomerUser, Admin: app.admin,
+			Groups: groups, Sessions: app.sessions, Log: log})
+		if err != nil {
+			return fail(err)
+		}
+		tokens, err := admin.LoadTokens(cfg.Admin.APITokensFile)
+		if err != nil {
+			return fail(err)
+		}
+		adminAPI = admin.NewAPI(svc, tokens, log)
+	}
 	var signer *assertion.Signer
 	if cfg.Claims.Assertion.Enabled {
 		if signer, err = assertion.New(cfg.Claims.Assertion, cfg.Server.PublicURL, log); err != nil {
@@ -322,6 +337,7 @@ func build(ctx context.Context, cfg *configs.Config, logOut io.Writer) (*applica
 	}
 	app.gateway, err = gateway.New(gateway.Deps{
 		Assertion: signer,
+		AdminAPI:  adminAPI,
 		Config:    cfg, Chain: chain, Groups: groups, Sessions: app.sessions, Ready: ready, Logger: log, Metrics: metrics,
 		RequestModules: requests, OIDC: oidcs, Adder: app.dir,
 		PreAuth:   len(cfg.CustomerAuth) > 0 && cfg.CustomerAuth[0].Module == "http_basic_auth",

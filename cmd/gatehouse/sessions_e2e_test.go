@@ -215,3 +215,48 @@ func TestAdminListener(t *testing.T) {
 		}
 	}
 }
+
+// TestGracefulShutdown: a request in flight when shutdown begins still gets its answer.
+func TestGracefulShutdown(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		_, _ = io.WriteString(w, "finished")
+	}))
+	defer srv.Close()
+	dsn := testenv.SQLiteDSN(t)
+	seedOTRS(t, dialects[2], dsn)
+	gh := start(t, e2eConfig(t, dsn, "  store: memory", srv.URL))
+	_, _, c := gh.apiLogin(t, "u-sha2", vectorPassword)
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", gh.base+"/slow", nil)
+		req.AddCookie(c)
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- answer{err: err}
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		got <- answer{code: r.StatusCode, body: string(b)}
+	}()
+	time.Sleep(200 * time.Millisecond) // the request is now waiting at the upstream
+	stopped := make(chan struct{})
+	go func() { gh.stop(); close(stopped) }()
+	time.Sleep(200 * time.Millisecond)
+	close(release)
+	a := <-got
+	if a.err != nil || a.code != 200 || a.body != "finished" {
+		t.Fatalf("in-flight request: %+v", a)
+	}
+	<-stopped
+	if _, err := http.Get(gh.base + "/.gatehouse/healthz"); err == nil {
+		t.Fatal("still listening after shutdown")
+	}
+}

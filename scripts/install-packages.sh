@@ -25,6 +25,7 @@ PACKAGES=(
 	nginx apache2-utils # nginx + htpasswd (scripts/start-nginx-basic.sh)
 	curl
 	gcc libc6-dev # cgo, needed by `go test -race`
+	chromium      # headless browser for the admin UI tests (admin/browser_test.go)
 )
 # The load benchmark's tools (scripts/bench.sh), added by the argument `bench`.
 BENCH_PACKAGES=(

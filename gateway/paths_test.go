@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -129,4 +130,30 @@ func TestForwardedDuplicatesFromUntrusted(t *testing.T) {
 			t.Errorf("%s reached the upstream: %q", k, got.Get(k))
 		}
 	}
+}
+
+// plainKey's fast path never changes what routeKey would say (but for a trailing slash).
+func FuzzRouteKey(f *testing.F) {
+	for _, s := range []string{"/", "/a/b", "/A/b", "/a;x/../b", "/a./b", "/a /b", "//a", "/a/.", "/a/..", "/a.b/c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if plainKey(p) {
+			segs := strings.Split(p, "/")
+			out := segs[:0]
+			for _, seg := range segs {
+				if i := strings.IndexByte(seg, ';'); i >= 0 {
+					seg = seg[:i]
+				}
+				if seg != "." && seg != ".." {
+					seg = strings.TrimRight(seg, ". ")
+				}
+				out = append(out, strings.ToLower(seg))
+			}
+			// A trailing slash is kept by the fast path; prefix matching treats both alike.
+			if slow := path.Clean("/" + strings.Join(out, "/")); slow != p && slow != strings.TrimSuffix(p, "/") {
+				t.Fatalf("plainKey(%q) but the full fold gives %q", p, slow)
+			}
+		}
+	})
 }

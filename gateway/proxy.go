@@ -394,8 +394,8 @@ func (g *Gateway) tunnel(c *fiber.Ctx, rt *route) error {
 // body arrives whole with its headers). Deleting Trailer moves them into the header section,
 // where they are found as new names and deleted.
 func dropTrailers(h *fasthttp.RequestHeader) {
-	if h.ContentLength() >= 0 && len(h.Peek(fiber.HeaderTrailer)) == 0 {
-		return // trailers come only with a chunked body
+	if h.ContentLength() != -1 && len(h.Peek(fiber.HeaderTrailer)) == 0 {
+		return // trailers come only with a chunked body (ContentLength -1)
 	}
 	before := map[string]struct{}{}
 	h.VisitAll(func(k, _ []byte) { before[string(k)] = struct{}{} })

@@ -165,6 +165,9 @@ func prefixMatch(path, prefix string) bool {
 // (Tomcat: "/public/..;/admin" is "/admin"), trailing dots and spaces are trimmed (Windows:
 // "/admin." is "/admin"), and case is ignored (IIS: "/ADMIN" is "/admin").
 func routeKey(p string) string {
+	if plainKey(p) {
+		return p // the common case: nothing to fold
+	}
 	segs := strings.Split(p, "/")
 	out := segs[:0]
 	for _, seg := range segs {
@@ -177,6 +180,27 @@ func routeKey(p string) string {
 		out = append(out, strings.ToLower(seg))
 	}
 	return pathpkg.Clean("/" + strings.Join(out, "/"))
+}
+
+// plainKey reports a normalised path that routeKey would return unchanged: ASCII lower case, no
+// ';', no segment ending in '.' or ' ', no dot segments.
+func plainKey(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c >= 'A' && c <= 'Z', c == ';', c >= 0x80: // non-ASCII takes the full fold
+			return false
+		case c == '.' || c == ' ':
+			if i+1 == len(p) || p[i+1] == '/' {
+				return false
+			}
+		case c == '/' && i+1 < len(p) && p[i+1] == '/':
+			return false
+		}
+	}
+	return true
 }
 
 // badPath reports a decoded path no upstream reads the same way: control characters (NUL

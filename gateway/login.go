@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse-sso/gatehouse/authn"
 	"github.com/gatehouse-sso/gatehouse/claims"
+	"github.com/gatehouse-sso/gatehouse/sessions"
 )
 
 //go:embed templates/*.html
@@ -97,12 +98,15 @@ func (g *Gateway) showLogin(c *fiber.Ctx, status int, username, rd, msg string) 
 
 // loginForm is POST /.gatehouse/login: CSRF check, the chain, a new session, 303 to rd.
 func (g *Gateway) loginForm(c *fiber.Ctx) error {
+	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationForm) {
+		return g.plainError(c, fiber.StatusBadRequest, "Malformed login form.")
+	}
 	body, err := readBody(c, g.cfg.Limits.MaxLoginBody)
 	if err != nil {
 		return g.plainError(c, fiber.StatusRequestEntityTooLarge, "Login form too large.")
 	}
 	form, err := url.ParseQuery(string(body))
-	if err != nil || !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationForm) {
+	if err != nil {
 		return g.plainError(c, fiber.StatusBadRequest, "Malformed login form.")
 	}
 	rd := form.Get(paramRedirect)
@@ -214,9 +218,7 @@ func (g *Gateway) authenticate(c *fiber.Ctx, username, password string) (string,
 		return "", fiber.StatusServiceUnavailable, msgBackendDown
 	}
 	// Never reuse a pre-login session id: drop the old session and make a new one.
-	if old := c.Cookies(g.cookie.name); old != "" {
-		_ = g.deps.Sessions.Destroy(ctx, old)
-	}
+	g.endPreLoginSession(ctx, c)
 	start := time.Now()
 	id, _, err := g.deps.Sessions.Create(ctx, set, remoteAddr(c).String())
 	g.metrics.observeSession("create", start, err)
@@ -365,4 +367,15 @@ func (g *Gateway) jwks(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "public, max-age=30")
 	c.Set(fiber.HeaderContentType, "application/jwk-set+json")
 	return c.Send(g.deps.Assertion.JWKS())
+}
+
+// endPreLoginSession ends the session the browser brought to a login (a new id is made).
+func (g *Gateway) endPreLoginSession(ctx context.Context, c *fiber.Ctx) {
+	old := c.Cookies(g.cookie.name)
+	if old == "" {
+		return
+	}
+	if err := g.deps.Sessions.Destroy(ctx, old); err != nil && !errors.Is(err, sessions.ErrMalformedID) {
+		g.log.Warn("login: ending the previous session failed", "err", err, "request_id", c.Locals(localRequestID))
+	}
 }

@@ -137,9 +137,7 @@ func (g *Gateway) oidcCallback(c *fiber.Ctx) error {
 		g.log.Error("oidc login: claims", "err", err)
 		return g.showLogin(c, fiber.StatusServiceUnavailable, "", "", msgBackendDown)
 	}
-	if old := c.Cookies(g.cookie.name); old != "" {
-		_ = g.deps.Sessions.Destroy(ctx, old)
-	}
+	g.endPreLoginSession(ctx, c)
 	start := time.Now()
 	sid, _, err := g.deps.Sessions.Create(ctx, set, remoteAddr(c).String(), sessions.WithIDToken(id.IDToken))
 	g.metrics.observeSession("create", start, err)

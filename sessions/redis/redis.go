@@ -261,15 +261,18 @@ func (s *Store) Get(ctx context.Context, key string) (*sessions.Session, error) 
 		return nil, sessions.ErrNotFound
 	}
 	sess := new(sessions.Session)
-	if err := json.Unmarshal([]byte(data), sess); err != nil {
-		return nil, fmt.Errorf("redis get %s: corrupt session: %w", sessions.ShortKey(key), err)
-	}
-	if t, ok := vals[1].(string); ok {
-		ns, err := strconv.ParseInt(t, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("redis get %s: corrupt last seen: %w", sessions.ShortKey(key), err)
+	err = json.Unmarshal([]byte(data), sess)
+	if t, ok := vals[1].(string); ok && err == nil {
+		var ns int64
+		if ns, err = strconv.ParseInt(t, 10, 64); err == nil {
+			sess.LastSeen = time.Unix(0, ns)
 		}
-		sess.LastSeen = time.Unix(0, ns)
+	}
+	if err != nil {
+		// A session that cannot be read is no session: it is removed, so its cookie leads to
+		// a new login rather than to 503 until it expires.
+		_ = s.Delete(ctx, key)
+		return nil, fmt.Errorf("redis get %s: corrupt session (removed): %v: %w", sessions.ShortKey(key), err, sessions.ErrNotFound)
 	}
 	return sess, nil
 }

@@ -336,3 +336,20 @@ func mustID(t testing.TB) string {
 	}
 	return id
 }
+
+// A session that cannot be decoded is no session: Get says not found (so the gateway asks
+// for a login instead of answering 503) and removes it.
+func TestCorruptSessionIsRemoved(t *testing.T) {
+	st := newTestStore(t)
+	ctx := context.Background()
+	key := sessions.Key("corrupt-session-id")
+	if err := st.client.HSet(ctx, st.sessionKey(key), fieldData, "{not json").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get(ctx, key); !errors.Is(err, sessions.ErrNotFound) {
+		t.Fatalf("Get: %v, want ErrNotFound", err)
+	}
+	if n, _ := st.client.Exists(ctx, st.sessionKey(key)).Result(); n != 0 {
+		t.Fatal("the corrupt session was kept")
+	}
+}

@@ -192,4 +192,3 @@ func TestBrowserAdminUI(t *testing.T) {
 	}
 	t.Logf("browser flow took %v; screenshot in %s", time.Since(start).Round(time.Millisecond), screenshotPath)
 }
-

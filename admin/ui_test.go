@@ -449,8 +449,18 @@ func TestUIFlows(t *testing.T) {
 	}
 	mustContain(t, "edit page", a.body, `value="B-101"`, `<option value="1" selected>valid</option>`,
 		`<option value="ACME" selected>`, "Leave empty to keep the current password", "There is no delete")
-	wantCode(t, "duplicate login", b.post("/customer-users/new", func() url.Values { v := cloneValues(base); v.Set("UserLogin", "JDOE"); v.Set("UserEmail", "x@example.com"); return v }()), http.StatusConflict)
-	wantCode(t, "duplicate email", b.post("/customer-users/new", func() url.Values { v := cloneValues(base); v.Set("UserLogin", "jane"); v.Set("UserEmail", "JDOE@example.com"); return v }()), http.StatusConflict)
+	wantCode(t, "duplicate login", b.post("/customer-users/new", func() url.Values {
+		v := cloneValues(base)
+		v.Set("UserLogin", "JDOE")
+		v.Set("UserEmail", "x@example.com")
+		return v
+	}()), http.StatusConflict)
+	wantCode(t, "duplicate email", b.post("/customer-users/new", func() url.Values {
+		v := cloneValues(base)
+		v.Set("UserLogin", "jane")
+		v.Set("UserEmail", "JDOE@example.com")
+		return v
+	}()), http.StatusConflict)
 	// A typed password is stored and not shown.
 	v = cloneValues(base)
 	v.Set("UserLogin", "jane")

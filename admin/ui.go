@@ -59,9 +59,9 @@ type ui struct {
 	pages  map[string]*template.Template
 	mux    *http.ServeMux
 	cop    *http.CrossOriginProtection
-	now    func() time.Time
 
 	mu       sync.Mutex
+	now      func() time.Time        // the clock (tests move it); read under mu
 	sessions map[[32]byte]*uiSession // by SHA-256 of the cookie value
 }
 
@@ -190,9 +190,9 @@ func (u *ui) session(r *http.Request) *uiSession {
 		return nil
 	}
 	k := sessionKey(c.Value)
-	now := u.now()
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	now := u.now()
 	s, ok := u.sessions[k]
 	if !ok {
 		return nil
@@ -208,9 +208,10 @@ func (u *ui) session(r *http.Request) *uiSession {
 // newSession starts an admin session for admin and sets its cookie.
 func (u *ui) newSession(w http.ResponseWriter, admin string) *uiSession {
 	id := randomToken()
-	now := u.now()
-	s := &uiSession{admin: admin, csrf: randomToken(), created: now, seen: now}
+	csrf := randomToken()
 	u.mu.Lock()
+	now := u.now()
+	s := &uiSession{admin: admin, csrf: csrf, created: now, seen: now}
 	for k, o := range u.sessions { // sweep the idle ones
 		if now.Sub(o.seen) > UIIdleTimeout {
 			delete(u.sessions, k)

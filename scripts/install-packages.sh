@@ -23,6 +23,7 @@ PACKAGES=(
 	openssl        # the LDAP test CA and server certificate
 	freeradius freeradius-utils # FreeRADIUS 3.2 + radclient (scripts/start-radius.sh)
 	nginx apache2-utils # nginx + htpasswd (scripts/start-nginx-basic.sh)
+	caddy         # Caddy 2.6 forward_auth (scripts/start-caddy-forwardauth.sh)
 	curl
 	gcc libc6-dev # cgo, needed by `go test -race`
 	chromium      # headless browser for the admin UI tests (admin/browser_test.go)

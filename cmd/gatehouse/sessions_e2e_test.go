@@ -209,6 +209,9 @@ func TestAdminListener(t *testing.T) {
 	if code, body := get(gh.admin, "/api/v1/customer-users?search=u-sha*", "secret-token-0123456789"); code != 200 || !strings.Contains(body, "u-sha512") {
 		t.Fatalf("API: %d %s", code, body)
 	}
+	if code, body := get(gh.admin, "/", ""); code != 200 || !strings.Contains(body, `type="password"`) {
+		t.Fatalf("admin UI: %d %.300s", code, body)
+	}
 	for _, p := range []string{"/metrics", "/api/v1/customer-users"} {
 		if code, _ := get(gh.base, p, "secret-token-0123456789"); code == 200 {
 			t.Errorf("%s answered on the public port", p)

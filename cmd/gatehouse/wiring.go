@@ -316,7 +316,7 @@ func build(ctx context.Context, cfg *configs.Config, logOut io.Writer) (*applica
 			ready["customer_user:"+s.Name()] = p.Ping
 		}
 	}
-	var adminAPI http.Handler
+	var adminAPI, adminUI http.Handler
 	if cfg.Admin.Listen != "" {
 		svc, err := admin.NewService(admin.Deps{Directory: app.dir, Sources: cfg.CustomerUser, Admin: app.admin,
 			Groups: groups, Sessions: app.sessions, Log: log})
@@ -328,6 +328,11 @@ func build(ctx context.Context, cfg *configs.Config, logOut io.Writer) (*applica
 			return fail(err)
 		}
 		adminAPI = admin.NewAPI(svc, tokens, log)
+		// The admin listener is plain HTTP on a private address (TLS, if any, ends in front
+		// of it), so its cookie is not marked Secure.
+		if adminUI, err = admin.NewUI(svc, cfg.Admin.Users, false, log); err != nil {
+			return fail(fmt.Errorf("admin.users: %w", err))
+		}
 	}
 	var signer *assertion.Signer
 	if cfg.Claims.Assertion.Enabled {
@@ -338,6 +343,7 @@ func build(ctx context.Context, cfg *configs.Config, logOut io.Writer) (*applica
 	app.gateway, err = gateway.New(gateway.Deps{
 		Assertion: signer,
 		AdminAPI:  adminAPI,
+		AdminUI:   adminUI,
 		Config:    cfg, Chain: chain, Groups: groups, Sessions: app.sessions, Ready: ready, Logger: log, Metrics: metrics,
 		RequestModules: requests, OIDC: oidcs, Adder: app.dir,
 		PreAuth:   len(cfg.CustomerAuth) > 0 && cfg.CustomerAuth[0].Module == "http_basic_auth",

@@ -56,8 +56,9 @@ func (p *Pool) Check(ctx context.Context, stored, password, login string, plain 
 	}
 	done := make(chan bool, 1)
 	go func() {
-		defer func() { <-p.slots }()
-		done <- p.check(stored, password, login, plain)
+		ok := p.check(stored, password, login, plain)
+		<-p.slots // freed before the answer, so a caller that returns sees it free
+		done <- ok
 	}()
 	select {
 	case ok := <-done:

@@ -263,3 +263,44 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal("still listening after shutdown")
 	}
 }
+
+// TestRevocationAcrossProcesses: two gatehouse instances share the real Redis; setting a
+// customer user invalid through the admin API of one ends their session on the other at once.
+func TestRevocationAcrossProcesses(t *testing.T) {
+	up := &recorder{}
+	srv := httptest.NewServer(up)
+	defer srv.Close()
+	dsn := testenv.SQLiteDSN(t)
+	seedOTRS(t, dialects[2], dsn)
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("secret-token-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	redisYAML := fmt.Sprintf("  store: redis\n  redis: {url: \"redis://%s/0\", key_prefix: %q}", testenv.RedisAddr(t), testenv.RandomName("gh_test_")+":")
+	var nodes []*running
+	for i := 0; i < 2; i++ {
+		cfg := e2eConfig(t, dsn, redisYAML, srv.URL)
+		cfg.Admin.Listen = "127.0.0.1:0"
+		cfg.Admin.APITokensFile = tokens
+		nodes = append(nodes, start(t, cfg))
+	}
+	_, _, c := nodes[0].apiLogin(t, "u-sha1", vectorPassword)
+	if r := nodes[1].get(t, "/", c, nil); r.StatusCode != 200 {
+		t.Fatalf("the session is not shared: %d", r.StatusCode)
+	}
+	req, _ := http.NewRequest("PATCH", nodes[1].admin+"/api/v1/customer-users/u-sha1", strings.NewReader(`{"ValidID": 2}`))
+	req.Header.Set("Authorization", "Bearer secret-token-0123456789")
+	req.Header.Set("Content-Type", "application/json")
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.StatusCode != 200 {
+		t.Fatalf("PATCH: %d %s", r.StatusCode, body)
+	}
+	if r := nodes[0].get(t, "/", c, nil); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the session survived on the other node: %d", r.StatusCode)
+	}
+}

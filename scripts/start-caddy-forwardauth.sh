@@ -34,6 +34,9 @@
 # Idempotent: a Caddy already running from DIR (checked by PID, state and process name) is
 # stopped and started again with the current arguments. Stops by PID only, never by name.
 set -euo pipefail
+# shellcheck source=/dev/null # scripts/lib-daemon.sh: log, die, daemon_*
+. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib-daemon.sh"
+daemon_init start-caddy-forwardauth caddy
 
 if [ $# -ne 4 ]; then
 	echo "usage: $0 DIR PORT GATEHOUSE UPSTREAM   (GATEHOUSE, UPSTREAM: host:port)" >&2
@@ -49,12 +52,6 @@ GATEHOUSE=$(strip "$3")
 UPSTREAM=$(strip "$4")
 READY_TIMEOUT=${READY_TIMEOUT:-10}
 HEADER_GUARD=${HEADER_GUARD:-1}
-
-log() { printf 'start-caddy-forwardauth: %s\n' "$*"; }
-die() {
-	printf 'start-caddy-forwardauth: ERROR: %s\n' "$*" >&2
-	exit 1
-}
 
 case $PORT in '' | *[!0-9]*) die "PORT must be a number: $PORT" ;; esac
 if [ "$PORT" -lt 1 ] || [ "$PORT" -gt 65535 ]; then die "PORT out of range: $PORT"; fi
@@ -72,49 +69,12 @@ mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd -P)
 case $DIR in *[[:space:]\;\'\"\\\$\{\}\#]*) die "DIR must not contain spaces, quotes, braces, #, ; or \$: $DIR" ;; esac
 PIDFILE=$DIR/caddy.pid
-COMM=$(basename "$(readlink -f "$BIN")")
 
-# running: the PID from PIDFILE if that process is alive and is caddy (guards PID reuse).
-running() {
-	local pid="" comm
-	if [ -f "$PIDFILE" ]; then read -r pid <"$PIDFILE" || true; fi
-	case $pid in '' | *[!0-9]*) return 1 ;; esac
-	kill -0 "$pid" 2>/dev/null || return 1
-	case $(ps -o stat= -p "$pid" 2>/dev/null) in '' | Z*) return 1 ;; esac # gone, or a zombie
-	comm=$(ps -o comm= -p "$pid" 2>/dev/null) || return 1
-	[ "$comm" = "$COMM" ] || return 1
-	echo "$pid"
-}
-
-cat >"$DIR/stop.sh" <<EOF
-#!/bin/sh
-# Written by scripts/start-caddy-forwardauth.sh: stops the Caddy started from $DIR, by its PID.
-pidfile='$PIDFILE'
-[ -f "\$pidfile" ] || exit 0
-read -r pid <"\$pidfile" || exit 0
-case \$pid in '' | *[!0-9]*) exit 0 ;; esac
-alive() {
-	st=\$(ps -o stat= -p "\$pid" 2>/dev/null) || return 1
-	case \$st in '' | Z*) return 1 ;; esac
-}
-wait_gone() {
-	i=0
-	while alive && [ \$i -lt "\$1" ]; do sleep 0.05; i=\$((i + 1)); done
-	! alive
-}
-if alive && [ "\$(ps -o comm= -p "\$pid" 2>/dev/null)" = '$COMM' ]; then
-	kill -TERM "\$pid" # graceful shutdown
-	wait_gone 100 || kill -KILL "\$pid"
-	echo "stopped caddy pid \$pid ($DIR)"
-fi
-rm -f "\$pidfile"
+daemon_write_stop Caddy <<'EOF'
+	kill -TERM "$pid" # graceful shutdown
+	wait_gone 100 || kill -KILL "$pid"
 EOF
-chmod +x "$DIR/stop.sh"
-
-if pid=$(running); then
-	log "restarting the caddy already running from $DIR (pid $pid)"
-	"$DIR/stop.sh" >/dev/null
-fi
+daemon_restart
 
 # Caddy keeps its state under XDG_DATA_HOME/caddy and the autosave under XDG_CONFIG_HOME/caddy
 # (HOME too, for anything falling back to it): all inside DIR.
@@ -191,25 +151,4 @@ log "starting caddy on 127.0.0.1:$PORT: forward_auth -> http://$GATEHOUSE/.gateh
 setsid "$BIN" run --config "$DIR/Caddyfile" --adapter caddyfile --pidfile "$PIDFILE" \
 	</dev/null >>"$DIR/caddy.out" 2>&1 &
 
-probe() {
-	if command -v curl >/dev/null 2>&1; then
-		[ "$(curl -fsS -m 1 "http://127.0.0.1:$PORT/_caddy_healthz" 2>/dev/null)" = ok ]
-	else
-		(exec 3<>"/dev/tcp/127.0.0.1/$PORT" && printf 'GET /_caddy_healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 && grep -q '^ok' <&3) 2>/dev/null
-	fi
-}
-deadline=$((SECONDS + READY_TIMEOUT))
-until probe; do
-	if ! kill -0 $! 2>/dev/null; then
-		tail -n 20 "$DIR/caddy.out" >&2 2>/dev/null || true
-		die "caddy exited (port $PORT in use?)"
-	fi
-	if [ "$SECONDS" -ge "$deadline" ]; then
-		tail -n 20 "$DIR/caddy.out" >&2 2>/dev/null || true
-		"$DIR/stop.sh" || true
-		die "caddy not answering on 127.0.0.1:$PORT after ${READY_TIMEOUT}s"
-	fi
-	sleep 0.05
-done
-pid=$(running) || die "caddy answers but $PIDFILE names no running caddy"
-log "ready (pid $pid); stop with $DIR/stop.sh"
+daemon_wait_ready /_caddy_healthz "$DIR/caddy.out" 127.0.0.1 "$!"

@@ -28,6 +28,9 @@
 # Idempotent: an nginx already running from DIR (checked by PID, state and process name) is stopped
 # and started again with the current arguments. Stops by PID only, never by name.
 set -euo pipefail
+# shellcheck source=/dev/null # scripts/lib-daemon.sh: log, die, daemon_*
+. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib-daemon.sh"
+daemon_init start-nginx-basic nginx
 
 if [ $# -lt 1 ] || [ $# -gt 3 ]; then
 	echo "usage: $0 DIR [PORT] [UPSTREAM]" >&2
@@ -40,12 +43,6 @@ UPSTREAM=${UPSTREAM#http://}
 UPSTREAM=${UPSTREAM%/}
 PROXY_BIND=${PROXY_BIND:-}
 READY_TIMEOUT=${READY_TIMEOUT:-10}
-
-log() { printf 'start-nginx-basic: %s\n' "$*"; }
-die() {
-	printf 'start-nginx-basic: ERROR: %s\n' "$*" >&2
-	exit 1
-}
 
 case $PORT in '' | *[!0-9]*) die "PORT must be a number: $PORT" ;; esac
 case $UPSTREAM in '' | *[!A-Za-z0-9.:_\[\]-]*) die "UPSTREAM must be host:port: $UPSTREAM" ;; esac
@@ -61,50 +58,12 @@ mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd -P)
 case $DIR in *[[:space:]\;\'\"\\\$]*) die "DIR must not contain spaces, quotes, ; or \$: $DIR" ;; esac
 PIDFILE=$DIR/nginx.pid
-COMM=$(basename "$(readlink -f "$BIN")")
 
-# running: the PID from PIDFILE if that process is alive and is nginx (guards PID reuse).
-running() {
-	local pid="" comm
-	if [ -f "$PIDFILE" ]; then read -r pid <"$PIDFILE" || true; fi
-	case $pid in '' | *[!0-9]*) return 1 ;; esac
-	kill -0 "$pid" 2>/dev/null || return 1
-	case $(ps -o stat= -p "$pid" 2>/dev/null) in '' | Z*) return 1 ;; esac # gone, or a zombie
-	comm=$(ps -o comm= -p "$pid" 2>/dev/null) || return 1
-	[ "$comm" = "$COMM" ] || return 1
-	echo "$pid"
-}
-
-cat >"$DIR/stop.sh" <<EOF
-#!/bin/sh
-# Written by scripts/start-nginx-basic.sh: stops the nginx started from $DIR, by its PID.
-pidfile='$PIDFILE'
-[ -f "\$pidfile" ] || exit 0
-read -r pid <"\$pidfile" || exit 0
-case \$pid in '' | *[!0-9]*) exit 0 ;; esac
-# alive: running and not a zombie (the reaper of daemonised processes may be slow to collect it).
-alive() {
-	st=\$(ps -o stat= -p "\$pid" 2>/dev/null) || return 1
-	case \$st in '' | Z*) return 1 ;; esac
-}
-wait_gone() {
-	i=0
-	while alive && [ \$i -lt "\$1" ]; do sleep 0.05; i=\$((i + 1)); done
-	! alive
-}
-if alive && [ "\$(ps -o comm= -p "\$pid" 2>/dev/null)" = '$COMM' ]; then
-	kill -QUIT "\$pid" # graceful: the master waits for its workers
-	wait_gone 100 || { kill -TERM "\$pid"; wait_gone 60; } || kill -KILL "\$pid"
-	echo "stopped nginx pid \$pid ($DIR)"
-fi
-rm -f "\$pidfile"
+daemon_write_stop nginx <<'EOF'
+	kill -QUIT "$pid" # graceful: the master waits for its workers
+	wait_gone 100 || { kill -TERM "$pid"; wait_gone 60; } || kill -KILL "$pid"
 EOF
-chmod +x "$DIR/stop.sh"
-
-if pid=$(running); then
-	log "restarting the nginx already running from $DIR (pid $pid)"
-	"$DIR/stop.sh" >/dev/null
-fi
+daemon_restart
 
 mkdir -p "$DIR/tmp/body" "$DIR/tmp/proxy" "$DIR/tmp/fastcgi" "$DIR/tmp/uwsgi" "$DIR/tmp/scgi"
 
@@ -174,21 +133,4 @@ setsid "$BIN" -p "$DIR/" -c "$DIR/nginx.conf" -e "$DIR/error.log" </dev/null >>"
 	die "nginx failed to start (port $PORT in use?)"
 }
 
-probe() {
-	if command -v curl >/dev/null 2>&1; then
-		[ "$(curl -fsS -m 1 "http://127.0.0.1:$PORT/healthz" 2>/dev/null)" = ok ]
-	else
-		(exec 3<>"/dev/tcp/127.0.0.1/$PORT" && printf 'GET /healthz HTTP/1.0\r\n\r\n' >&3 && grep -q '^ok' <&3) 2>/dev/null
-	fi
-}
-deadline=$((SECONDS + READY_TIMEOUT))
-until probe; do
-	if [ "$SECONDS" -ge "$deadline" ]; then
-		tail -n 20 "$DIR/error.log" >&2 2>/dev/null || true
-		"$DIR/stop.sh" || true
-		die "nginx not answering on 127.0.0.1:$PORT after ${READY_TIMEOUT}s"
-	fi
-	sleep 0.05
-done
-pid=$(running) || die "nginx answers but $PIDFILE names no running nginx"
-log "ready (pid $pid); stop with $DIR/stop.sh"
+daemon_wait_ready /healthz "$DIR/error.log"

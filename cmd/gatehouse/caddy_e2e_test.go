@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -78,24 +76,15 @@ func caddyBlankEmail(t *testing.T, dsn, login string) {
 }
 
 func TestCaddyForwardAuth(t *testing.T) {
-	dsn := testenv.SQLiteDSN(t)
-	seedOTRS(t, dialects[2], dsn)
-	faGroups(t, dsn)
+	dsn := faDB(t)
 	caddyBlankEmail(t, dsn, "u-sha2")
 
-	up := &faUpstream{}
-	upSrv := httptest.NewServer(up)
-	defer upSrv.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	cd := testenv.StartCaddyForwardAuthWith(t, ln.Addr().String(), upSrv.Listener.Addr().String(), testenv.CaddyOptions{})
-	gh := faStart(t, faConfig(t, cd.Base, "127.0.0.1", upSrv.URL, dsn), ln)
-	cu, _ := url.Parse(cd.Base)
-	html := map[string]string{"Accept": "text/html,application/xhtml+xml"}
-	plain := &http.Client{CheckRedirect: noRedirect.CheckRedirect, Timeout: 30 * time.Second}
+	var cd testenv.CaddyForwardAuth
+	fa := faStartBehind(t, dsn, "127.0.0.1", func(gatehouseAddr, upstreamAddr string) string {
+		cd = testenv.StartCaddyForwardAuthWith(t, gatehouseAddr, upstreamAddr, testenv.CaddyOptions{})
+		return cd.Base
+	})
+	up, upSrv, ln, gh, html, plain := fa.up, fa.upSrv, fa.ln, fa.gh, fa.html, fa.plain
 	version := testenv.CaddyVersion()
 	t.Logf("caddy %s", version)
 
@@ -104,39 +93,8 @@ func TestCaddyForwardAuth(t *testing.T) {
 
 	t.Run("anonymous browser: gatehouse's 302 to the login page with the whole URL as rd", func(t *testing.T) {
 		browser := faClient(t)
-		before := up.count()
-		resp, _ := faDo(t, browser, "GET", original, html, nil)
-		if resp.StatusCode != http.StatusFound {
-			t.Fatalf("anonymous GET: %d, want 302", resp.StatusCode)
-		}
-		loc, err := url.Parse(resp.Header.Get("Location"))
-		if err != nil || loc.Scheme != "http" || loc.Host != cu.Host || loc.Path != "/.gatehouse/login" {
-			t.Fatalf("Location %q: want Caddy's /.gatehouse/login", resp.Header.Get("Location"))
-		}
-		if rd := loc.Query().Get("rd"); rd != original {
-			t.Fatalf("rd %q, want %q", rd, original)
-		}
-		if up.count() != before {
-			t.Fatal("the anonymous request reached the upstream")
-		}
 		// The login page and the form POST go through Caddy's /.gatehouse/ handle, past forward_auth.
-		resp, page := faDo(t, browser, "GET", loc.String(), html, nil)
-		m := csrfRE.FindStringSubmatch(page)
-		if resp.StatusCode != http.StatusOK || m == nil {
-			t.Fatalf("login page through Caddy: %d %.300s", resp.StatusCode, page)
-		}
-		form := url.Values{"username": {"u-sha2"}, "password": {vectorPassword}, "csrf": {m[1]}, "rd": {original}}
-		req, _ := http.NewRequest("POST", cd.Base+"/.gatehouse/login", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err = browser.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != original {
-			t.Fatalf("form login through Caddy: %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
-		}
+		faBrowserLogin(t, browser, fa, "Caddy", cd.Base, original)
 		resp, body := faDo(t, browser, "GET", original, html, nil)
 		if resp.StatusCode != http.StatusOK || body != "helpdesk" || up.last().uri != "/tickets?a=1" {
 			t.Fatalf("back at the original URL: %d %q, upstream got %q", resp.StatusCode, body, up.last().uri)

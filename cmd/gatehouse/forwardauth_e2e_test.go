@@ -136,6 +136,97 @@ func faGroups(t testing.TB, dsn string) {
 	}
 }
 
+// faDB is a fresh SQLite database with the OTRS tables seeded (seedOTRS) and the groups and
+// memberships of faGroups.
+func faDB(t *testing.T) string {
+	t.Helper()
+	dsn := testenv.SQLiteDSN(t)
+	seedOTRS(t, dialects[2], dsn)
+	faGroups(t, dsn)
+	return dsn
+}
+
+// faSetup is what a forward-auth test runs behind its front proxy (nginx or Caddy).
+type faSetup struct {
+	up    *faUpstream       // the recording upstream
+	upSrv *httptest.Server  // up's server
+	ln    net.Listener      // gatehouse's listener
+	gh    *running          // gatehouse, serving on ln
+	html  map[string]string // the Accept header of a browser's navigation
+	plain *http.Client      // no cookie jar, no redirects followed
+}
+
+// faStartBehind starts the recording upstream, opens gatehouse's listener, has startProxy
+// start the front proxy in front of both (it returns the proxy's base URL) and serves
+// gatehouse on the listener with the database dsn (faConfig: public_url the proxy's URL,
+// trusted_proxies [trusted]). All of it is stopped when the test ends.
+func faStartBehind(t *testing.T, dsn, trusted string, startProxy func(gatehouseAddr, upstreamAddr string) (base string)) *faSetup {
+	t.Helper()
+	up := &faUpstream{}
+	upSrv := httptest.NewServer(up)
+	t.Cleanup(upSrv.Close)
+	// gatehouse's listener is opened first, so the proxy can be given its address, and gatehouse
+	// its public_url (the proxy's URL) after the proxy is up.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	base := startProxy(ln.Addr().String(), upSrv.Listener.Addr().String())
+	return &faSetup{
+		up:    up,
+		upSrv: upSrv,
+		ln:    ln,
+		gh:    faStart(t, faConfig(t, base, trusted, upSrv.URL, dsn), ln),
+		html:  map[string]string{"Accept": "text/html,application/xhtml+xml"},
+		plain: &http.Client{CheckRedirect: noRedirect.CheckRedirect, Timeout: 30 * time.Second},
+	}
+}
+
+// faBrowserLogin is an anonymous browser's way in through the front proxy at base (named
+// proxy in messages): GET original is gatehouse's 302 to the proxy's /.gatehouse/login with
+// the whole original URL as rd, and does not reach the upstream; the login page and the form
+// login of u-sha2 go through the proxy's /.gatehouse/ location, past forward auth, and the
+// form answers 303 back to original. It returns the form login's answer.
+func faBrowserLogin(t *testing.T, browser *http.Client, fa *faSetup, proxy, base, original string) *http.Response {
+	t.Helper()
+	pu, _ := url.Parse(base)
+	before := fa.up.count()
+	resp, _ := faDo(t, browser, "GET", original, fa.html, nil)
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("anonymous GET: %d, want 302", resp.StatusCode)
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || loc.Scheme != "http" || loc.Host != pu.Host || loc.Path != "/.gatehouse/login" {
+		t.Fatalf("Location %q: want %s's /.gatehouse/login", resp.Header.Get("Location"), proxy)
+	}
+	if rd := loc.Query().Get("rd"); rd != original {
+		t.Fatalf("rd %q, want %q (the whole URL, every query parameter)", rd, original)
+	}
+	if fa.up.count() != before {
+		t.Fatal("the anonymous request reached the upstream")
+	}
+
+	resp, page := faDo(t, browser, "GET", loc.String(), fa.html, nil)
+	m := csrfRE.FindStringSubmatch(page)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("login page through %s: %d %.300s", proxy, resp.StatusCode, page)
+	}
+	form := url.Values{"username": {"u-sha2"}, "password": {vectorPassword}, "csrf": {m[1]}, "rd": {loc.Query().Get("rd")}}
+	req, _ := http.NewRequest("POST", base+"/.gatehouse/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err = browser.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != original {
+		t.Fatalf("form login through %s: %d Location %q %.300s", proxy, resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+	return resp
+}
+
 // faClient is a browser without automatic redirects: each hop is checked by the test.
 func faClient(t *testing.T) *http.Client {
 	jar, err := cookiejar.New(nil)
@@ -228,64 +319,20 @@ func faAPILogin(t testing.TB, c *http.Client, base, login, pw string) *http.Cook
 }
 
 func TestForwardAuthNginx(t *testing.T) {
-	dsn := testenv.SQLiteDSN(t)
-	seedOTRS(t, dialects[2], dsn)
-	faGroups(t, dsn)
-
-	up := &faUpstream{}
-	upSrv := httptest.NewServer(up)
-	defer upSrv.Close()
-	// gatehouse's listener is opened first, so nginx can be given its address, and gatehouse
-	// its public_url (nginx's URL) after nginx is up.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	ng := testenv.StartNginxAuthRequestFrom(t, ln.Addr().String(), upSrv.Listener.Addr().String(), "127.0.0.2")
-	gh := faStart(t, faConfig(t, ng.Base, "127.0.0.2", upSrv.URL, dsn), ln)
+	var ng testenv.NginxAuthRequest
+	fa := faStartBehind(t, faDB(t), "127.0.0.2", func(gatehouseAddr, upstreamAddr string) string {
+		ng = testenv.StartNginxAuthRequestFrom(t, gatehouseAddr, upstreamAddr, "127.0.0.2")
+		return ng.Base
+	})
+	up, gh, html, plain := fa.up, fa.gh, fa.html, fa.plain
 	nu, _ := url.Parse(ng.Base)
-	html := map[string]string{"Accept": "text/html,application/xhtml+xml"}
-	plain := &http.Client{CheckRedirect: noRedirect.CheckRedirect, Timeout: 30 * time.Second}
 
 	original := ng.Base + "/tickets?a=1&b=2"
 	var member, reader *http.Cookie // billing rw; billing ro only
 
 	t.Run("anonymous: 302 to the login page with the whole URL as rd, through the form back to the upstream", func(t *testing.T) {
 		browser := faClient(t)
-		before := up.count()
-		resp, _ := faDo(t, browser, "GET", original, html, nil)
-		if resp.StatusCode != http.StatusFound {
-			t.Fatalf("anonymous GET: %d, want 302", resp.StatusCode)
-		}
-		loc, err := url.Parse(resp.Header.Get("Location"))
-		if err != nil || loc.Scheme != "http" || loc.Host != nu.Host || loc.Path != "/.gatehouse/login" {
-			t.Fatalf("Location %q: want nginx's /.gatehouse/login", resp.Header.Get("Location"))
-		}
-		if rd := loc.Query().Get("rd"); rd != original {
-			t.Fatalf("rd %q, want %q (both query parameters)", rd, original)
-		}
-		if up.count() != before {
-			t.Fatal("the anonymous request reached the upstream")
-		}
-
-		resp, page := faDo(t, browser, "GET", loc.String(), html, nil)
-		m := csrfRE.FindStringSubmatch(page)
-		if resp.StatusCode != http.StatusOK || m == nil {
-			t.Fatalf("login page through nginx: %d %.300s", resp.StatusCode, page)
-		}
-		form := url.Values{"username": {"u-sha2"}, "password": {vectorPassword}, "csrf": {m[1]}, "rd": {loc.Query().Get("rd")}}
-		req, _ := http.NewRequest("POST", ng.Base+"/.gatehouse/login", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err = browser.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != original {
-			t.Fatalf("form login through nginx: %d Location %q %.300s", resp.StatusCode, resp.Header.Get("Location"), body)
-		}
+		resp := faBrowserLogin(t, browser, fa, "nginx", ng.Base, original)
 		for _, ck := range resp.Cookies() {
 			if ck.Name == "gatehouse_session" {
 				reader = ck

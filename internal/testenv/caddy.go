@@ -1,17 +1,12 @@
 package testenv
 
 import (
-	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // CaddyForwardAuth is a private Caddy started by scripts/start-caddy-forwardauth.sh: every
@@ -80,72 +75,19 @@ func StartCaddyForwardAuthWith(t testing.TB, gatehouseAddr, upstreamAddr string,
 	t.Helper()
 	bin, err := caddyBin()
 	if err != nil {
-		msg := fmt.Sprintf("caddy not found (scripts/install-packages.sh installs it; apt-get install caddy): %v", err)
-		if Required() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		skipOrFail(t, fmt.Sprintf("caddy not found (scripts/install-packages.sh installs it; apt-get install caddy): %v", err))
 	}
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "..", "scripts", "start-caddy-forwardauth.sh")
-	if _, err := os.Stat(script); err != nil {
-		t.Fatalf("start-caddy-forwardauth.sh: %v", err)
-	}
-	dir := t.TempDir()
-	// Registered after t.TempDir, so it runs before the directory is removed (cleanups are LIFO).
-	t.Cleanup(func() {
-		stop := filepath.Join(dir, "stop.sh")
-		if _, err := os.Stat(stop); err != nil {
-			return
-		}
-		if t.Failed() {
-			if b, err := os.ReadFile(filepath.Join(dir, "caddy.log")); err == nil {
-				t.Logf("caddy.log (last lines):\n%s", authReqTail(string(b), 30))
-			}
-		}
-		if out, err := exec.Command("sh", stop).CombinedOutput(); err != nil {
-			t.Errorf("%s: %v\n%s", stop, err, out)
-		}
-	})
 	guard := "1"
 	if opt.NoHeaderGuard {
 		guard = "0"
 	}
-	env := append(os.Environ(), "HEADER_GUARD="+guard, "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"))
-	var lastErr error
-	// As with nginx: the port is free when picked, but Caddy binds it a moment later; another
-	// process can take it in between, and then another port is tried.
-	for range 4 {
-		port := authReqPort(t)
-		cmd := exec.Command("bash", script, dir, strconv.Itoa(port), gatehouseAddr, upstreamAddr)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			lastErr = fmt.Errorf("start-caddy-forwardauth.sh %s %d %s %s: %w\n%s", dir, port, gatehouseAddr, upstreamAddr, err, out)
-			continue
-		}
-		c := CaddyForwardAuth{Base: "http://127.0.0.1:" + strconv.Itoa(port), Dir: dir}
-		if err := caddyProbe(c.Base); err != nil {
-			t.Fatalf("caddy started on %s but does not answer: %v\n%s", c.Base, err, out)
-		}
-		return c
-	}
-	t.Fatal(lastErr)
-	return CaddyForwardAuth{}
-}
-
-// caddyProbe wants /_caddy_healthz's "ok": Caddy is up, and it is this test's Caddy.
-func caddyProbe(base string) error {
-	c := &http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get(base + "/_caddy_healthz")
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	buf := make([]byte, 16)
-	n, _ := resp.Body.Read(buf)
-	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(buf[:n])) != "ok" {
-		return errors.New("unexpected /_caddy_healthz answer " + resp.Status)
-	}
-	return nil
+	base, dir := startProxyScript(t, proxyScript{
+		script: "start-caddy-forwardauth.sh",
+		name:   "caddy",
+		args:   []string{gatehouseAddr, upstreamAddr},
+		env:    []string{"HEADER_GUARD=" + guard, pathWith(bin)},
+		health: "/_caddy_healthz",
+		log:    "caddy.log",
+	})
+	return CaddyForwardAuth{Base: base, Dir: dir}
 }

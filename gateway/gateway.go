@@ -115,12 +115,8 @@ func New(d Deps) (*Gateway, error) {
 		cookie:    newCookieSpec(cfg),
 		access:    d.AccessLog,
 	}
-	for _, p := range cfg.Server.TrustedProxies {
-		pfx, err := parsePrefix(p)
-		if err != nil {
-			return nil, fmt.Errorf("server.trusted_proxies: %w", err)
-		}
-		g.trusted = append(g.trusted, pfx)
+	if g.trusted, err = configs.ParsePrefixes(cfg.Server.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("server.trusted_proxies: %w", err)
 	}
 	g.headers, g.owned = compileClaimHeaders(cfg.Claims)
 	g.moduleInputs = ownedHeaders{}
@@ -264,18 +260,6 @@ func addrOf(ln net.Listener) string {
 		return ""
 	}
 	return ln.Addr().String()
-}
-
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // trustedPeer reports whether addr is inside server.trusted_proxies.

@@ -22,37 +22,27 @@ type ownedHeaders map[string]struct{}
 
 // canonicalHeader lower-cases name and maps '_' to '-': servers behind gatehouse (CGI, PHP,
 // Perl's HTTP_REMOTE_USER) read both spellings as the same variable.
-func canonicalHeader(name []byte) string {
-	b := make([]byte, len(name))
-	for i, c := range name {
+func canonicalHeader(name []byte) string { return string(appendCanonical(nil, name)) }
+
+// appendCanonical appends name lower-cased with '_' read as '-'.
+func appendCanonical(dst, name []byte) []byte {
+	for _, c := range name {
 		switch {
 		case c >= 'A' && c <= 'Z':
 			c += 'a' - 'A'
 		case c == '_':
 			c = '-'
 		}
-		b[i] = c
+		dst = append(dst, c)
 	}
-	return string(b)
+	return dst
 }
 
 func (o ownedHeaders) has(name []byte) bool {
-	// Fast path without allocating: most request headers are short and not ours.
+	// A stack buffer keeps the common case free of allocations: most request headers are
+	// short and not ours (the map lookup with string(bytes) does not allocate).
 	var buf [64]byte
-	if len(name) > len(buf) {
-		_, ok := o[canonicalHeader(name)]
-		return ok
-	}
-	for i, c := range name {
-		switch {
-		case c >= 'A' && c <= 'Z':
-			c += 'a' - 'A'
-		case c == '_':
-			c = '-'
-		}
-		buf[i] = c
-	}
-	_, ok := o[string(buf[:len(name)])]
+	_, ok := o[string(appendCanonical(buf[:0], name))]
 	return ok
 }
 

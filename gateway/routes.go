@@ -168,6 +168,11 @@ func routeKey(p string) string {
 	if plainKey(p) {
 		return p // the common case: nothing to fold
 	}
+	return foldKey(p)
+}
+
+// foldKey is routeKey without the fast path.
+func foldKey(p string) string {
 	segs := strings.Split(p, "/")
 	out := segs[:0]
 	for _, seg := range segs {

@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -60,18 +57,6 @@ func stateKey(ctx context.Context, st sessions.Store) ([]byte, error) {
 		return nil, fmt.Errorf("OIDC state key: %w", err)
 	}
 	return key, nil
-}
-
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 func newLogger(cfg configs.Log, w io.Writer) *slog.Logger {
@@ -227,13 +212,9 @@ func build(ctx context.Context, cfg *configs.Config, logOut io.Writer) (*applica
 	if err != nil {
 		return fail(err)
 	}
-	var trusted []netip.Prefix
-	for _, p := range cfg.Server.TrustedProxies {
-		pfx, err := parsePrefix(p)
-		if err != nil {
-			return fail(fmt.Errorf("server.trusted_proxies: %w", err))
-		}
-		trusted = append(trusted, pfx)
+	trusted, err := configs.ParsePrefixes(cfg.Server.TrustedProxies)
+	if err != nil {
+		return fail(fmt.Errorf("server.trusted_proxies: %w", err))
 	}
 	var (
 		entries  []authn.Entry
@@ -386,7 +367,7 @@ func (a *application) createDemo(ctx context.Context, out io.Writer) error {
 	if err != nil && !errors.Is(err, directory.ErrExists) {
 		return fmt.Errorf("demo company: %w", err)
 	}
-	pw, err := randomPassword(16)
+	pw, err := admin.RandomPassword(16)
 	if err != nil {
 		return err
 	}
@@ -415,18 +396,4 @@ Demo customer user ready (the password is shown only now; --demo again makes a n
 
 `, demoLogin, pw, a.cfg.Server.PublicURL, demoLogin, pw, a.cfg.Server.PublicURL, gateway.PathAPILogin, a.cfg.Server.PublicURL)
 	return nil
-}
-
-// randomPassword returns n characters of [0-9A-Za-z], as OTRS's GenerateRandomPassword.
-func randomPassword(n int) (string, error) {
-	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	b := make([]byte, n)
-	for i := range b {
-		k, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
-		if err != nil {
-			return "", err
-		}
-		b[i] = alphabet[k.Int64()]
-	}
-	return string(b), nil
 }

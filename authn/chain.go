@@ -107,11 +107,21 @@ func (c *Chain) Login(ctx context.Context, cr Credentials) (*Success, error) {
 	return nil, ErrRejected
 }
 
+// Verify is Complete without the login bookkeeping: for modules asked on every request
+// (bearer tokens, a trusted header without a session), where each request is not a login.
+func (c *Chain) Verify(ctx context.Context, login, module string) (*Success, error) {
+	return c.complete(ctx, login, module, false)
+}
+
 // Complete does what follows a module's success (CustomerAuth.pm, fact sheet §1.5): the
 // login is looked up across the data sources; no record or a validity other than "valid"
 // refuses it. Company validity does not block, as in OTRS. Request modules (trusted header,
 // bearer tokens) call it too.
 func (c *Chain) Complete(ctx context.Context, login, module string) (*Success, error) {
+	return c.complete(ctx, login, module, true)
+}
+
+func (c *Chain) complete(ctx context.Context, login, module string, books bool) (*Success, error) {
 	u, err := c.lookup.Get(ctx, login)
 	if errors.Is(err, directory.ErrNotFound) {
 		c.log.Warn("authenticated, but no customer record", "module", module, "login", login)
@@ -128,7 +138,7 @@ func (c *Chain) Complete(ctx context.Context, login, module string) (*Success, e
 		return nil, fmt.Errorf("login %q: %w", u.Login, ErrInvalidUser)
 	}
 	c.observe(module, "success")
-	if c.books != nil {
+	if books && c.books != nil {
 		c.books.Succeeded(ctx, u, login, c.slot(module))
 	}
 	return &Success{User: u, Module: module}, nil

@@ -41,7 +41,9 @@ func TestAssertionUpstream(t *testing.T) {
 		}
 		return keys[0].Key, nil
 	}
-	for host, aud := range map[string]string{"helpdesk.example.com": "helpdesk.example.com", "other.example.com": "other.example.com"} {
+	// A host route's audience is its host; a host-less route's is gatehouse's public host,
+	// never the Host the client chose.
+	for host, aud := range map[string]string{"helpdesk.example.com": "helpdesk.example.com", "other.example.com": "127.0.0.1"} {
 		rawRequest(t, h.base, "GET /tickets HTTP/1.1\r\nHost: "+host+"\r\nCookie: gatehouse_session="+sess.Value+"\r\nX-Gatehouse-Assertion: forged\r\n\r\n")
 		tok := h.up.request().Header.Get("X-Gatehouse-Assertion")
 		claims := jwt.MapClaims{}

@@ -64,7 +64,7 @@ func (g *Gateway) forwardAuth(c *fiber.Ctx) error {
 		set = &sess.Claims
 	} else {
 		var done bool
-		if set, done, err = g.requestIdentity(c); done {
+		if set, done, err = g.requestIdentity(c, true); done {
 			return err
 		}
 		if ck, ok := c.Locals(localNewSession).(*fiber.Cookie); ok {
@@ -73,7 +73,7 @@ func (g *Gateway) forwardAuth(c *fiber.Ctx) error {
 	}
 	if set == nil {
 		login := PathLogin + "?" + paramRedirect + "=" + url.QueryEscape(fr.absolute())
-		if u := g.portalLoginURL(fr.absolute(), ""); u != "" {
+		if u := g.portalLoginURL(g.absoluteRedirect(fr.absolute()), ""); u != "" {
 			login = u
 		}
 		if !g.publicURL.IsAbs() || strings.HasPrefix(login, "/") {

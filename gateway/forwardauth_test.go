@@ -122,3 +122,13 @@ func TestForwardAuthAmbiguous(t *testing.T) {
 		t.Errorf("agreeing headers: %d", r.StatusCode)
 	}
 }
+
+// The trusted-header module is never asked in forward-auth: the proxy copies the client's own
+// headers into the auth request.
+func TestForwardAuthIgnoresLoginHeader(t *testing.T) {
+	h := headerHarness(t, "127.0.0.1", true, false, nil)
+	r, _ := h.do("GET", PathAuth, nil, map[string]string{"X-Original-URL": h.base + "/x", "X-Remote-User": "jdoe"})
+	if r.StatusCode != http.StatusUnauthorized || cookieNamed(r, "gatehouse_session") != nil {
+		t.Fatalf("login header believed in forward-auth: %d", r.StatusCode)
+	}
+}

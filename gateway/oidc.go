@@ -169,9 +169,11 @@ func (g *Gateway) autoCreate(ctx context.Context, ol *OIDCLogin, id *oidc.Identi
 	if last == "" {
 		last = "-"
 	}
+	// Only an address the provider verified (oidc leaves Email empty otherwise): OTRS matches
+	// inbound mail to customer users by it.
 	email := id.Email
-	if email == "" && strings.Contains(id.Login, "@") {
-		email = id.Login
+	if email == "" {
+		return fmt.Errorf("auto_create %q: the provider gave no verified email address: %w", id.Login, directory.ErrInvalid)
 	}
 	_, err := g.deps.Adder.Add(ctx, ol.AutoCreateSource, map[string]string{
 		directory.VarLogin: id.Login, directory.VarEmail: email, directory.VarFirstname: first, directory.VarLastname: last,

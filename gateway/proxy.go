@@ -69,7 +69,7 @@ func (g *Gateway) proxy(c *fiber.Ctx) error {
 			set = &sess.Claims
 		} else {
 			var done bool
-			if set, done, err = g.requestIdentity(c); done {
+			if set, done, err = g.requestIdentity(c, false); done {
 				return err
 			}
 		}
@@ -88,9 +88,10 @@ func (g *Gateway) proxy(c *fiber.Ctx) error {
 			}
 		}
 		if g.deps.Assertion != nil {
+			// A host-less route's audience is gatehouse's public host, never the client's Host.
 			host := rt.host
 			if host == "" {
-				host = hostOnly(string(req.URI().Host()))
+				host = g.publicURL.Hostname()
 			}
 			if err := g.assert(c, &req.Header, set, host); err != nil {
 				return err

@@ -43,11 +43,15 @@ var ErrInvalidToken = oidc.ErrInvalidToken
 // requestIdentity runs the request modules for a request without a session. It returns the
 // claim set of the first module that authenticates (nil if none did), or an error answer
 // already written to c (done = true).
-func (g *Gateway) requestIdentity(c *fiber.Ctx) (set *claims.Set, done bool, err error) {
+//
+// forForwardAuth leaves out the trusted-header modules: the peer of a forward-auth request is
+// the proxy, but the proxy copies the client's own headers into it, so a login header there
+// is the client's word.
+func (g *Gateway) requestIdentity(c *fiber.Ctx, forForwardAuth bool) (set *claims.Set, done bool, err error) {
 	if len(g.deps.RequestModules) == 0 {
 		return nil, false, nil
 	}
-	trusted := g.trustedPeer(remoteAddr(c))
+	trusted := g.trustedPeer(remoteAddr(c)) && !forForwardAuth
 	view := fiberRequest{c}
 	ctx, cancel := context.WithTimeout(c.UserContext(), 30*time.Second)
 	defer cancel()
@@ -79,9 +83,19 @@ func (g *Gateway) requestIdentity(c *fiber.Ctx) (set *claims.Set, done bool, err
 		if res.Outcome != authn.Authenticated {
 			continue
 		}
-		ok, err := g.deps.Chain.Complete(ctx, res.Login, name)
+		// A module that makes a session is a login (OTRS bookkeeping); one checked on every
+		// request (bearer tokens, session: false) is only verified.
+		complete := g.deps.Chain.Verify
+		if rm.Session {
+			complete = g.deps.Chain.Complete
+		}
+		ok, err := complete(ctx, res.Login, name)
 		if err != nil {
 			return nil, true, g.refuse(c, err)
+		}
+		if rm.Bearer {
+			// The provider's token stays here: an upstream could replay it elsewhere.
+			c.Request().Header.Del(fiber.HeaderAuthorization)
 		}
 		s, err := g.claimSet(ctx, ok)
 		if err != nil {

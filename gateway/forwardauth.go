@@ -55,6 +55,16 @@ func (g *Gateway) forwardAuth(c *fiber.Ctx) error {
 	dropTrailers(&req.Header)
 	g.scrub(&req.Header, g.owned)
 
+	if badPath([]byte(normalizePath(fr.uri))) {
+		return g.plainError(c, fiber.StatusForbidden, "Malformed request path.")
+	}
+	d := g.routes.decide(fr.host, forwardedSpellings(fr.uri)...)
+	if d.route == nil {
+		// No route says what this URL needs: refused, not waved through. Declare a public
+		// catch-all route if that is what is wanted.
+		return g.plainError(c, fiber.StatusForbidden, "No route for this address.")
+	}
+	c.Locals(localRoute, d.route.name)
 	sess, err := g.currentSession(c)
 	if err != nil {
 		return g.storeDown(c, err)
@@ -70,6 +80,9 @@ func (g *Gateway) forwardAuth(c *fiber.Ctx) error {
 		if ck, ok := c.Locals(localNewSession).(*fiber.Cookie); ok {
 			c.Cookie(ck)
 		}
+	}
+	if set == nil && d.public() {
+		return c.SendStatus(fiber.StatusOK)
 	}
 	if set == nil {
 		login := PathLogin + "?" + paramRedirect + "=" + url.QueryEscape(fr.absolute())
@@ -87,16 +100,9 @@ func (g *Gateway) forwardAuth(c *fiber.Ctx) error {
 		return c.Status(fiber.StatusUnauthorized).JSON(fiber.Map{"error": "unauthorized", "login_url": login})
 	}
 	c.Locals(localLogin, set.Login)
-	np := normalizePath(fr.uri)
-	if badPath([]byte(np)) {
-		return g.plainError(c, fiber.StatusForbidden, "Malformed request path.")
-	}
-	if rt := g.routes.match(fr.host, np); rt != nil {
-		c.Locals(localRoute, rt.name)
-		if !rt.public && !rt.allows(set) {
-			g.log.Info("access denied by route policy", "login", set.Login, "route", rt.name, "request_id", c.Locals(localRequestID))
-			return g.plainError(c, fiber.StatusForbidden, "You do not have access to this page.")
-		}
+	if !d.allows(set) {
+		g.log.Info("access denied by route policy", "login", set.Login, "route", d.route.name, "request_id", c.Locals(localRequestID))
+		return g.plainError(c, fiber.StatusForbidden, "You do not have access to this page.")
 	}
 	for _, h := range g.headers {
 		if v := headerValue(set, h); v != "" {
@@ -197,6 +203,29 @@ func validHost(h string) bool {
 		}
 	}
 	return true
+}
+
+// forwardedSpellings are the readings of a forwarded URI that upstreams may serve, the
+// fully decoded and folded one first: the URI as it is (nginx passes $request_uri on
+// unchanged), decoded once, twice and three times, each as spelled, normalised and folded.
+func forwardedSpellings(uri string) []string {
+	p := uri
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	out := []string{routeKey(normalizePath(uri))}
+	for i := 0; i < 4; i++ {
+		c := path.Clean("/" + p)
+		// Also as decoded but not normalised: an application that decodes the URI and then
+		// compares prefixes reads "/billing%2f..%2fpublic" as under /billing.
+		out = append(out, c, routeKey(c), p)
+		d, err := url.PathUnescape(p)
+		if err != nil || d == p {
+			break
+		}
+		p = d
+	}
+	return out
 }
 
 // normalizePath is the path of a request URI as routing sees it for proxied requests:

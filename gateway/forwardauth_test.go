@@ -132,3 +132,29 @@ func TestForwardAuthIgnoresLoginHeader(t *testing.T) {
 		t.Fatalf("login header believed in forward-auth: %d", r.StatusCode)
 	}
 }
+
+// Forwarded URIs are judged in every reading an upstream may give them (raw, decoded once,
+// twice, folded); a URL no route covers is refused; a public route needs no session.
+func TestForwardAuthReadings(t *testing.T) {
+	h := forwardAuthHarness(t)
+	_, sess := h.login("jdoe", "Secret123!", "/")
+	for _, uri := range []string{"/billing/%252e%252e/public", "/billing%2f..%2fpublic", "/billing/..;/public", "/billing%2F..%2Fpublic/x"} {
+		if r, _ := h.do("GET", PathAuth, nil, map[string]string{"X-Original-URL": "https://app.example.com" + uri}, sess); r.StatusCode != http.StatusForbidden {
+			t.Errorf("%s: %d, want 403", uri, r.StatusCode)
+		}
+	}
+	if r, _ := h.do("GET", PathAuth, nil, map[string]string{"X-Original-URL": "https://app.example.com/public/logo.png"}); r.StatusCode != 200 {
+		t.Errorf("anonymous on a public route: %d", r.StatusCode)
+	}
+}
+
+func TestForwardAuthUnroutedRefused(t *testing.T) {
+	h := newHarness(t, func(c *configs.Config) {
+		c.Server.TrustedProxies = []string{"127.0.0.1"}
+		c.Routes = []configs.Route{{Name: "only", Host: "app.example.com", PathPrefix: "/", Upstream: c.Routes[0].Upstream}}
+	})
+	_, sess := h.login("jdoe", "Secret123!", "/")
+	if r, _ := h.do("GET", PathAuth, nil, map[string]string{"X-Original-URL": "https://elsewhere.example.com/x"}, sess); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("unrouted URL: %d, want 403", r.StatusCode)
+	}
+}

@@ -144,3 +144,28 @@ func FuzzRouteKey(f *testing.F) {
 		}
 	})
 }
+
+// A path that some upstream reads as the protected route must pass its policy, even when
+// gatehouse's own folding reads it as a looser one (security review, round 2).
+func TestAmbiguousPathsNeedEveryPolicy(t *testing.T) {
+	h := newHarness(t, func(c *configs.Config) {
+		up := c.Routes[0].Upstream
+		c.Routes = append(c.Routes, configs.Route{Name: "billing", PathPrefix: "/billing", Upstream: up,
+			Require: configs.Require{Groups: map[string]string{"billing": "rw"}}})
+	})
+	_, sess := h.login("jdoe", "Secret123!", "/") // billing ro only
+	for _, p := range []string{"/billing/x", "/billing/..;/x", "/billing/..;a/x", "/x/..%5cbilling/y", "/x/%2e%2e%5cbilling",
+		"/billing%23/x", "/BILLING/x", "/billing./x", "/billing;v=1/x"} {
+		before := h.up.n
+		resp := rawRequest(t, h.base, "GET "+p+" HTTP/1.1\r\nHost: x\r\nCookie: gatehouse_session="+sess.Value+"\r\n\r\n")
+		if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 403 or 400", p, resp.StatusCode)
+		}
+		if h.up.n != before {
+			t.Errorf("%s reached the upstream", p)
+		}
+	}
+	if r := rawRequest(t, h.base, "GET /tickets HTTP/1.1\r\nHost: x\r\nCookie: gatehouse_session="+sess.Value+"\r\n\r\n"); r.StatusCode != 200 {
+		t.Errorf("plain path: %d", r.StatusCode)
+	}
+}

@@ -39,7 +39,11 @@ func (g *Gateway) proxy(c *fiber.Ctx) error {
 		g.scrub(&req.Header, g.moduleInputs)
 		return g.plainError(c, fiber.StatusBadRequest, "Malformed request path.")
 	}
-	rt := g.routes.match(string(req.URI().Host()), string(req.URI().Path()))
+	// Routed as folded (served) and as spelled: a path that reads as another route on some
+	// upstream must pass that route's policy too.
+	np := string(req.URI().Path())
+	d := g.routes.decide(string(req.URI().Host()), routeKey(np), np)
+	rt := d.route
 	if rt == nil {
 		g.scrub(&req.Header, g.moduleInputs)
 		return g.plainError(c, fiber.StatusNotFound, "No route for this address.")
@@ -50,7 +54,7 @@ func (g *Gateway) proxy(c *fiber.Ctx) error {
 		return g.plainError(c, fiber.StatusRequestEntityTooLarge, "Request body too large.")
 	}
 
-	if rt.public {
+	if d.public() {
 		g.scrub(&req.Header, g.moduleInputs)
 	} else {
 		sess, err := g.currentSession(c)
@@ -78,7 +82,7 @@ func (g *Gateway) proxy(c *fiber.Ctx) error {
 			return g.anonymous(c)
 		}
 		c.Locals(localLogin, set.Login)
-		if !rt.allows(set) {
+		if !d.allows(set) {
 			g.log.Info("access denied by route policy", "login", set.Login, "route", rt.name, "request_id", c.Locals(localRequestID))
 			return g.plainError(c, fiber.StatusForbidden, "You do not have access to this page.")
 		}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	pathpkg "path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -137,8 +138,10 @@ func compileRoutes(rs []configs.Route, lim configs.Limits, echoAddr string) (*ro
 }
 
 // match finds the route for host (may carry a port) and the normalised path.
-func (t *routeTable) match(host, path string) *route {
-	path = routeKey(path)
+func (t *routeTable) match(host, path string) *route { return t.matchKey(host, routeKey(path)) }
+
+// matchKey matches an already folded (or deliberately unfolded) path.
+func (t *routeTable) matchKey(host, path string) *route {
 	host = strings.TrimSuffix(hostOnly(host), ".")
 	for _, r := range t.routes {
 		if r.host != "" && !strings.EqualFold(r.host, host) {
@@ -171,8 +174,13 @@ func routeKey(p string) string {
 	return foldKey(p)
 }
 
-// foldKey is routeKey without the fast path.
+// foldKey is routeKey without the fast path. It also reads '\\' as '/' (IIS, ASP.NET) and
+// a '#' — only ever there percent-encoded — as the end of the path.
 func foldKey(p string) string {
+	if i := strings.IndexByte(p, '#'); i >= 0 {
+		p = p[:i]
+	}
+	p = strings.ReplaceAll(p, "\\", "/")
 	segs := strings.Split(p, "/")
 	out := segs[:0]
 	for _, seg := range segs {
@@ -195,7 +203,7 @@ func plainKey(p string) bool {
 	}
 	for i := 0; i < len(p); i++ {
 		switch c := p[i]; {
-		case c >= 'A' && c <= 'Z', c == ';', c >= 0x80: // non-ASCII takes the full fold
+		case c >= 'A' && c <= 'Z', c == ';', c == '\\', c == '#', c >= 0x80: // the full fold
 			return false
 		case c == '.' || c == ' ':
 			if i+1 == len(p) || p[i+1] == '/' {
@@ -217,4 +225,52 @@ func badPath(p []byte) bool {
 		}
 	}
 	return !utf8.Valid(p)
+}
+
+// decision is the routes one request may be read as. Upstreams disagree on spellings (one
+// decodes %2f, one cuts ";params", one ignores case), so each reading is routed and the
+// request must satisfy the policy of every route it could be (fail closed); it is forwarded
+// by the first.
+type decision struct {
+	route  *route   // the route that serves the request; nil when none matches
+	others []*route // other routes a reading of the path leads to
+}
+
+// decide routes every spelling (the first is the one that serves the request).
+func (t *routeTable) decide(host string, spellings ...string) decision {
+	var d decision
+	for i, sp := range spellings {
+		r := t.matchKey(host, sp)
+		if i == 0 {
+			d.route = r
+			continue
+		}
+		if r != nil && r != d.route && !slices.Contains(d.others, r) {
+			d.others = append(d.others, r)
+		}
+	}
+	return d
+}
+
+// public reports whether no reading of the request needs a signed-in customer user.
+func (d decision) public() bool {
+	if d.route == nil || !d.route.public {
+		return false
+	}
+	for _, r := range d.others {
+		if !r.public {
+			return false
+		}
+	}
+	return true
+}
+
+// allows reports whether s satisfies the policy of every route the request may be read as.
+func (d decision) allows(s *claims.Set) bool {
+	for _, r := range append([]*route{d.route}, d.others...) {
+		if r != nil && !r.public && !r.allows(s) {
+			return false
+		}
+	}
+	return true
 }

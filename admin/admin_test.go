@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/claims"
 	"github.com/gatehouse-sso/gatehouse/configs"
 	"github.com/gatehouse-sso/gatehouse/directory"
+	"github.com/gatehouse-sso/gatehouse/internal/testenv"
 	"github.com/gatehouse-sso/gatehouse/sessions"
 )
 
@@ -397,4 +398,45 @@ func TestAdminValidityRevokesSessions(t *testing.T) {
 			t.Fatalf("set password: %q %v", pw, err)
 		}
 	})
+}
+
+// Taking a permission away ends the sessions that carry it: of the customer user, or of every
+// customer user of the customer.
+func TestAdminRevokeEndsSessions(t *testing.T) {
+	e := newEnv(t, testenv.SQLiteDSN(t), envOpts{})
+	ctx := context.Background()
+	e.expect("POST", "/api/v1/customers", map[string]any{"CustomerID": "ACME", "CustomerCompanyName": "Acme"}, 201, "")
+	e.expect("POST", "/api/v1/customers", map[string]any{"CustomerID": "OTHER", "CustomerCompanyName": "Other"}, 201, "")
+	e.expect("POST", "/api/v1/customer-users", user("jdoe", "ACME"), 201, "")
+	e.expect("POST", "/api/v1/customer-users", user("amy", "ACME"), 201, "")
+	e.expect("POST", "/api/v1/customer-users", user("zed", "OTHER"), 201, "")
+	e.expect("POST", "/api/v1/groups", map[string]any{"Name": "billing"}, 201, "")
+	if err := e.svc.Grant(ctx, "test", "billing", MemberUser, "jdoe", "rw"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Grant(ctx, "test", "billing", MemberCustomer, "ACME", "ro"); err != nil {
+		t.Fatal(err)
+	}
+	login := func(l string) string {
+		id, _, err := e.mgr.Create(ctx, claims.Set{Login: l}, "127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	alive := func(id string) bool { _, err := e.mgr.Load(ctx, id); return err == nil }
+	j, a, z := login("jdoe"), login("amy"), login("zed")
+	if err := e.svc.Revoke(ctx, "test", "billing", MemberUser, "jdoe", "rw"); err != nil {
+		t.Fatal(err)
+	}
+	if alive(j) || !alive(a) || !alive(z) {
+		t.Fatalf("after the user revoke: jdoe %v amy %v zed %v", alive(j), alive(a), alive(z))
+	}
+	j = login("jdoe")
+	if err := e.svc.Revoke(ctx, "test", "billing", MemberCustomer, "ACME", ""); err != nil {
+		t.Fatal(err)
+	}
+	if alive(j) || alive(a) || !alive(z) {
+		t.Fatalf("after the customer revoke: jdoe %v amy %v zed %v", alive(j), alive(a), alive(z))
+	}
 }

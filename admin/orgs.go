@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 
@@ -365,6 +366,30 @@ func (s *Service) Revoke(ctx context.Context, by, group, kind, id, perm string) 
 		}
 	}
 	s.audit(ctx, by, "group.revoke", g.Name, "member_kind", kind, "member", m, "permission", strings.Join(perms, ","))
+	// Sessions carry the permissions of their login: fewer permissions take effect at once.
+	return s.revokeMembers(ctx, by, kind, m)
+}
+
+// revokeMembers ends the sessions of a customer user, or of every customer user whose
+// primary customer id is the customer's. (Customer users who have the customer only as an
+// extra customer id keep their sessions until they log in again.)
+func (s *Service) revokeMembers(ctx context.Context, by, kind, member string) error {
+	if kind == MemberUser {
+		_, err := s.revoke(ctx, by, member)
+		return err
+	}
+	users, err := s.dir.Search(ctx, directory.Query{CustomerID: strings.ReplaceAll(member, "*", ""), Limit: 100000})
+	if err != nil {
+		return fmt.Errorf("customer %q: finding its customer users to end their sessions: %w", member, err)
+	}
+	for _, u := range users {
+		if !strings.EqualFold(u.CustomerID, member) {
+			continue
+		}
+		if _, err := s.revoke(ctx, by, u.Login); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -143,6 +143,12 @@ func New(ctx context.Context, cfg configs.AuthModule, stateKey []byte, log *slog
 	default:
 		return nil, fmt.Errorf("oidc %s: login_claim %q: want preferred_username, email or sub", cfg.Name, cfg.LoginClaim)
 	}
+	if cfg.LoginClaim == ClaimPreferredUsername {
+		// Some providers let users choose it (Keycloak with username editing, multi-tenant
+		// Azure AD, social logins): whoever picks a customer's login would sign in as them.
+		log.Warn("oidc login_claim is preferred_username: only safe when the provider does not let users set or reuse it; otherwise use sub or a verified email",
+			"provider", cfg.Name)
+	}
 	for _, a := range cfg.SigningAlgorithms {
 		if !slices.Contains(supportedAlgs, a) {
 			return nil, fmt.Errorf("oidc %s: signing algorithm %q not supported (want one of %s)", cfg.Name, a, strings.Join(supportedAlgs, ", "))

@@ -7,6 +7,8 @@ package directory
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -138,4 +140,27 @@ func (p Permissions) Has(group string, perm Permission) bool {
 // GroupResolver computes the effective group permissions of a customer user (fact sheet §8).
 type GroupResolver interface {
 	Permissions(ctx context.Context, login string, customerIDs []string) (Permissions, error)
+}
+
+// SplitCustomerIDs splits UserCustomerIDs as OTRS does (fact sheet §6): on the first of ";",
+// ",", "|" that occurs in the value (checked in that order), each item trimmed; empty and
+// repeated items are dropped. Every source reads the variable this way.
+func SplitCustomerIDs(v string) []string {
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	items := []string{v}
+	for _, sep := range []string{";", ",", "|"} {
+		if strings.Contains(v, sep) {
+			items = strings.Split(v, sep)
+			break
+		}
+	}
+	var out []string
+	for _, it := range items {
+		if it = strings.TrimSpace(it); it != "" && !slices.Contains(out, it) {
+			out = append(out, it)
+		}
+	}
+	return out
 }

@@ -261,10 +261,8 @@ func TestEndToEndOTRSDatabase(t *testing.T) {
 		t.Run(d.name, func(t *testing.T) {
 			dsn := d.dsn(t)
 			seedOTRS(t, d, dsn)
-			up := &recorder{}
-			srv := httptest.NewServer(up)
-			defer srv.Close()
-			gh := start(t, e2eConfig(t, dsn, "  store: memory", srv.URL))
+			up, upURL := startRecorder(t)
+			gh := start(t, e2eConfig(t, dsn, "  store: memory", upURL))
 
 			t.Run("every password format logs in", func(t *testing.T) {
 				for _, a := range accounts {
@@ -394,4 +392,19 @@ func openTestDB(t *testing.T, dsn string) *sqldb.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// startRecorder starts a recording upstream that stops with the test; it returns its URL.
+func startRecorder(t *testing.T) (*recorder, string) {
+	up := &recorder{}
+	srv := httptest.NewServer(up)
+	t.Cleanup(srv.Close)
+	return up, srv.URL
+}
+
+// sqliteOTRS is a SQLite OTRS database holding the accounts.
+func sqliteOTRS(t *testing.T) string {
+	dsn := testenv.SQLiteDSN(t)
+	seedOTRS(t, dialects[2], dsn)
+	return dsn
 }

@@ -140,8 +140,7 @@ func faGroups(t testing.TB, dsn string) {
 // memberships of faGroups.
 func faDB(t *testing.T) string {
 	t.Helper()
-	dsn := testenv.SQLiteDSN(t)
-	seedOTRS(t, dialects[2], dsn)
+	dsn := sqliteOTRS(t)
 	faGroups(t, dsn)
 	return dsn
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -142,12 +141,9 @@ const (
 
 func TestHeaderBehindNginx(t *testing.T) {
 	started := time.Now()
-	dsn := testenv.SQLiteDSN(t)
-	seedOTRS(t, dialects[2], dsn)
+	dsn := sqliteOTRS(t)
 	seedHeaderUsers(t, dsn)
-	up := &recorder{}
-	srv := httptest.NewServer(up)
-	defer srv.Close()
+	up, upURL := startRecorder(t)
 
 	// Clients. Redirects are not followed; every request builds its own cookies.
 	viaNginx := &http.Client{Timeout: 10 * time.Second,
@@ -186,7 +182,7 @@ func TestHeaderBehindNginx(t *testing.T) {
 
 	// Gateway A: http_basic_auth first (PreAuth), sessions on; its nginx connects from the
 	// trusted 127.0.0.2.
-	ghA := start(t, parseConfig(t, headerConfigYAML(srv.URL, dsn, "127.0.0.2", true, true)))
+	ghA := start(t, parseConfig(t, headerConfigYAML(upURL, dsn, "127.0.0.2", true, true)))
 	nginxA := testenv.StartNginxBasicFrom(t, strings.TrimPrefix(ghA.base, "http://"), "127.0.0.2")
 	t.Logf("gatehouse %s behind nginx %s (setup %v)", ghA.base, nginxA, time.Since(started).Round(time.Millisecond))
 
@@ -324,7 +320,7 @@ func TestHeaderBehindNginx(t *testing.T) {
 
 	// Gateway B: sessions off, and the header module second (after db), so there is no
 	// PreAuth: a browser without a login goes to the password form.
-	ghB := start(t, parseConfig(t, headerConfigYAML(srv.URL, dsn, "127.0.0.2", false, false)))
+	ghB := start(t, parseConfig(t, headerConfigYAML(upURL, dsn, "127.0.0.2", false, false)))
 	nginxB := testenv.StartNginxBasicFrom(t, strings.TrimPrefix(ghB.base, "http://"), "127.0.0.2")
 
 	t.Run("b: session false checks every request", func(t *testing.T) {

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/gatehouse-sso/gatehouse/configs"
@@ -24,11 +23,8 @@ func parseConfig(t *testing.T, yaml string) *configs.Config {
 // table, and the upstream receives the claims of the LDAP Map.
 func TestLDAPThroughGateway(t *testing.T) {
 	l := testenv.LDAP(t)
-	dsn := testenv.SQLiteDSN(t)
-	seedOTRS(t, dialects[2], dsn)
-	up := &recorder{}
-	srv := httptest.NewServer(up)
-	defer srv.Close()
+	dsn := sqliteOTRS(t)
+	up, upURL := startRecorder(t)
 	gh := start(t, parseConfig(t, fmt.Sprintf(`
 server: {listen: 127.0.0.1:0, public_url: "http://127.0.0.1:8080"}
 admin: {listen: ""}
@@ -54,7 +50,7 @@ customer_user:
     module: db
     params: {dsn: %q}
 log: {level: warn}
-`, srv.URL, l.URL, l.BaseDN, l.ReadOnlyDN, l.ReadOnlyPassword, l.DevelopersDN, dsn,
+`, upURL, l.URL, l.BaseDN, l.ReadOnlyDN, l.ReadOnlyPassword, l.DevelopersDN, dsn,
 		l.URL, l.PeopleDN, l.ReadOnlyDN, l.ReadOnlyPassword, dsn)))
 
 	for _, tc := range []struct {
@@ -93,8 +89,7 @@ log: {level: warn}
 // Message-Authenticator, BlastRADIUS-safe) and found in the OTRS table reaches the upstream.
 func TestRadiusThroughGateway(t *testing.T) {
 	r := testenv.Radius(t)
-	dsn := testenv.SQLiteDSN(t)
-	seedOTRS(t, dialects[2], dsn)
+	dsn := sqliteOTRS(t)
 	db := openTestDB(t, dsn)
 	for _, login := range []string{"alice", "bob"} {
 		if _, err := db.SQL().Exec(db.Rebind(`INSERT INTO customer_user (login, email, customer_id, first_name, last_name, valid_id,
@@ -103,9 +98,7 @@ func TestRadiusThroughGateway(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	up := &recorder{}
-	srv := httptest.NewServer(up)
-	defer srv.Close()
+	up, upURL := startRecorder(t)
 	dead := testenv.DeadUDPAddr(t)
 	gh := start(t, parseConfig(t, fmt.Sprintf(`
 server: {listen: 127.0.0.1:0, public_url: "http://127.0.0.1:8080"}
@@ -121,7 +114,7 @@ customer_auth:
     crypt_type: sha2
 customer_user: [{name: OTRS, module: db, params: {dsn: %q}}]
 log: {level: warn}
-`, srv.URL, dead, r.Addr, r.Secret, dsn, dsn)))
+`, upURL, dead, r.Addr, r.Secret, dsn, dsn)))
 	status, body, c := gh.apiLogin(t, "alice", "alicepass")
 	if status != 200 {
 		t.Fatalf("alice via radius (after failover from a dead host): %d %s", status, body)
@@ -142,11 +135,8 @@ log: {level: warn}
 // source is skipped, and everything recovers when slapd is back.
 func TestLDAPOutage(t *testing.T) {
 	l := testenv.StartLDAPServer(t)
-	dsn := testenv.SQLiteDSN(t)
-	seedOTRS(t, dialects[2], dsn)
-	up := &recorder{}
-	srv := httptest.NewServer(up)
-	defer srv.Close()
+	dsn := sqliteOTRS(t)
+	_, upURL := startRecorder(t)
 	gh := start(t, parseConfig(t, fmt.Sprintf(`
 server: {listen: 127.0.0.1:0, public_url: "http://127.0.0.1:8080"}
 admin: {listen: ""}
@@ -158,7 +148,7 @@ customer_user:
   - {name: LDAP, module: ldap, params: {host: %s, base_dn: %q, user_dn: %q, user_pw: %q}}
   - {name: OTRS, module: db, params: {dsn: %q}}
 log: {level: error}
-`, srv.URL, l.URL, l.BaseDN, l.ReadOnlyDN, l.ReadOnlyPassword, dsn, l.URL, l.PeopleDN, l.ReadOnlyDN, l.ReadOnlyPassword, dsn)))
+`, upURL, l.URL, l.BaseDN, l.ReadOnlyDN, l.ReadOnlyPassword, dsn, l.URL, l.PeopleDN, l.ReadOnlyDN, l.ReadOnlyPassword, dsn)))
 	ready := func() int { return gh.get(t, "/.gatehouse/readyz", nil, nil).StatusCode }
 	if s := ready(); s != 200 {
 		t.Fatalf("readyz %d", s)
@@ -186,17 +176,14 @@ log: {level: error}
 // reaches the upstream through claims.headers with no code change, and the client's own
 // copy of that header is removed.
 func TestCustomMapColumnHeader(t *testing.T) {
-	dsn := testenv.SQLiteDSN(t)
-	seedOTRS(t, dialects[2], dsn)
+	dsn := sqliteOTRS(t)
 	db := openTestDB(t, dsn)
 	for _, q := range []string{"ALTER TABLE customer_user ADD COLUMN room VARCHAR(50)", "UPDATE customer_user SET room = 'B-204' WHERE login = 'u-sha2'"} {
 		if _, err := db.SQL().Exec(q); err != nil {
 			t.Fatal(err)
 		}
 	}
-	up := &recorder{}
-	srv := httptest.NewServer(up)
-	defer srv.Close()
+	up, upURL := startRecorder(t)
 	gh := start(t, parseConfig(t, fmt.Sprintf(`
 server: {listen: 127.0.0.1:0, public_url: "http://127.0.0.1:8080"}
 admin: {listen: ""}
@@ -219,7 +206,7 @@ customer_user:
 claims:
   headers: {Remote-User: UserLogin, X-Customer-Room: UserRoom, X-Customer-City: UserCity}
 log: {level: warn}
-`, srv.URL, dsn, dsn)))
+`, upURL, dsn, dsn)))
 	_, _, c := gh.apiLogin(t, "u-sha2", vectorPassword)
 	gh.get(t, "/", c, map[string]string{"X-Customer-Room": "spoofed", "X_Customer_Room": "spoofed"})
 	h := up.last()

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -17,8 +16,7 @@ import (
 // in-process) through gatehouse's own endpoints, as a browser does, and checks that the
 // upstream receives the same identity as for a password login of the same customer user.
 func TestOIDCThroughGateway(t *testing.T) {
-	dsn := testenv.SQLiteDSN(t)
-	seedOTRS(t, dialects[2], dsn)
+	dsn := sqliteOTRS(t)
 	db := openTestDB(t, dsn)
 	for login, valid := range map[string]int{"alice": 1, "bob": 2} {
 		if _, err := db.SQL().Exec(db.Rebind(`INSERT INTO customer_user (login, email, customer_id, pw, first_name, last_name, valid_id,
@@ -27,9 +25,7 @@ func TestOIDCThroughGateway(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	up := &recorder{}
-	srv := httptest.NewServer(up)
-	defer srv.Close()
+	up, upURL := startRecorder(t)
 	addr := freeAddr(t)
 	base := "http://" + addr
 	clients := []testenv.OIDCClient{
@@ -50,7 +46,7 @@ customer_auth:
      auto_create: true, default_customer_id: NEWCO}
 customer_user: [{name: OTRS, module: db, params: {dsn: %q}}]
 log: {level: warn}
-`, addr, base, srv.URL, dsn, op.Issuer, op.Issuer, dsn)))
+`, addr, base, upURL, dsn, op.Issuer, op.Issuer, dsn)))
 
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -17,17 +17,14 @@ import (
 // TestSessionStores runs login, a proxied request and logout against both session stores,
 // the Redis one on the real server.
 func TestSessionStores(t *testing.T) {
-	up := &recorder{}
-	srv := httptest.NewServer(up)
-	defer srv.Close()
-	dsn := testenv.SQLiteDSN(t)
-	seedOTRS(t, dialects[2], dsn)
+	up, upURL := startRecorder(t)
+	dsn := sqliteOTRS(t)
 	for _, tc := range []struct{ name, yaml string }{
 		{"memory", "  store: memory"},
 		{"redis", fmt.Sprintf("  store: redis\n  redis: {url: \"redis://%s/0\", key_prefix: %q}", testenv.RedisAddr(t), testenv.RandomName("gh_test_")+":")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			gh := start(t, e2eConfig(t, dsn, tc.yaml, srv.URL))
+			gh := start(t, e2eConfig(t, dsn, tc.yaml, upURL))
 			status, _, c := gh.apiLogin(t, "u-sha2", vectorPassword)
 			if status != 200 {
 				t.Fatalf("login %d", status)
@@ -65,13 +62,10 @@ func TestSessionStores(t *testing.T) {
 // and readiness fail closed with 503, and everything works again once Redis is back,
 // without a restart of gatehouse.
 func TestRedisOutage(t *testing.T) {
-	up := &recorder{}
-	srv := httptest.NewServer(up)
-	defer srv.Close()
-	dsn := testenv.SQLiteDSN(t)
-	seedOTRS(t, dialects[2], dsn)
+	up, upURL := startRecorder(t)
+	dsn := sqliteOTRS(t)
 	rs := testenv.StartRedisServer(t)
-	gh := start(t, e2eConfig(t, dsn, fmt.Sprintf("  store: redis\n  redis: {url: \"redis://%s/0\", timeout: 500ms}", rs.Addr()), srv.URL))
+	gh := start(t, e2eConfig(t, dsn, fmt.Sprintf("  store: redis\n  redis: {url: \"redis://%s/0\", timeout: 500ms}", rs.Addr()), upURL))
 	_, _, c := gh.apiLogin(t, "u-sha2", vectorPassword)
 	if r := gh.get(t, "/", c, nil); r.StatusCode != 200 {
 		t.Fatalf("before: %d", r.StatusCode)
@@ -113,12 +107,9 @@ func TestRedisOutage(t *testing.T) {
 // UserLoginFailed), and with password_policy.max_login_failed the customer user is set to
 // invalid-temporarily after that many failures — their live sessions end at once.
 func TestLoginBookkeeping(t *testing.T) {
-	up := &recorder{}
-	srv := httptest.NewServer(up)
-	defer srv.Close()
-	dsn := testenv.SQLiteDSN(t)
-	seedOTRS(t, dialects[2], dsn)
-	cfg := e2eConfig(t, dsn, "  store: memory", srv.URL)
+	_, upURL := startRecorder(t)
+	dsn := sqliteOTRS(t)
+	cfg := e2eConfig(t, dsn, "  store: memory", upURL)
 	cfg.PasswordPolicy.MaxLoginFailed = 3
 	gh := start(t, cfg)
 	db := openTestDB(t, dsn)
@@ -169,16 +160,13 @@ func TestLoginBookkeeping(t *testing.T) {
 // TestAdminListener: /metrics and the admin API are on the admin listener (never the public
 // port); the API needs a token from admin.api_tokens_file.
 func TestAdminListener(t *testing.T) {
-	up := &recorder{}
-	srv := httptest.NewServer(up)
-	defer srv.Close()
-	dsn := testenv.SQLiteDSN(t)
-	seedOTRS(t, dialects[2], dsn)
+	_, upURL := startRecorder(t)
+	dsn := sqliteOTRS(t)
 	tokens := filepath.Join(t.TempDir(), "tokens")
 	if err := os.WriteFile(tokens, []byte("# admin API tokens\nsecret-token-0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := e2eConfig(t, dsn, "  store: memory", srv.URL)
+	cfg := e2eConfig(t, dsn, "  store: memory", upURL)
 	cfg.Admin.Listen = "127.0.0.1:0"
 	cfg.Admin.APITokensFile = tokens
 	gh := start(t, cfg)
@@ -227,8 +215,7 @@ func TestGracefulShutdown(t *testing.T) {
 		_, _ = io.WriteString(w, "finished")
 	}))
 	defer srv.Close()
-	dsn := testenv.SQLiteDSN(t)
-	seedOTRS(t, dialects[2], dsn)
+	dsn := sqliteOTRS(t)
 	gh := start(t, e2eConfig(t, dsn, "  store: memory", srv.URL))
 	_, _, c := gh.apiLogin(t, "u-sha2", vectorPassword)
 	type answer struct {
@@ -267,11 +254,8 @@ func TestGracefulShutdown(t *testing.T) {
 // TestRevocationAcrossProcesses: two gatehouse instances share the real Redis; setting a
 // customer user invalid through the admin API of one ends their session on the other at once.
 func TestRevocationAcrossProcesses(t *testing.T) {
-	up := &recorder{}
-	srv := httptest.NewServer(up)
-	defer srv.Close()
-	dsn := testenv.SQLiteDSN(t)
-	seedOTRS(t, dialects[2], dsn)
+	_, upURL := startRecorder(t)
+	dsn := sqliteOTRS(t)
 	tokens := filepath.Join(t.TempDir(), "tokens")
 	if err := os.WriteFile(tokens, []byte("secret-token-0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -279,7 +263,7 @@ func TestRevocationAcrossProcesses(t *testing.T) {
 	redisYAML := fmt.Sprintf("  store: redis\n  redis: {url: \"redis://%s/0\", key_prefix: %q}", testenv.RedisAddr(t), testenv.RandomName("gh_test_")+":")
 	var nodes []*running
 	for i := 0; i < 2; i++ {
-		cfg := e2eConfig(t, dsn, redisYAML, srv.URL)
+		cfg := e2eConfig(t, dsn, redisYAML, upURL)
 		cfg.Admin.Listen = "127.0.0.1:0"
 		cfg.Admin.APITokensFile = tokens
 		nodes = append(nodes, start(t, cfg))

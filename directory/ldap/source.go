@@ -348,34 +348,12 @@ func (s *Source) record(e *goldap.Entry) *directory.CustomerUser {
 	}
 	// CustomerIDs as LDAP.pm's CustomerIDs: UserCustomerIDs split, then the primary id.
 	if s.custIDs != "" {
-		u.CustomerIDs = splitCustomerIDs(u.Attrs[directory.VarCustomerIDs])
+		u.CustomerIDs = directory.SplitCustomerIDs(u.Attrs[directory.VarCustomerIDs])
 	}
 	if !s.cfg.CustomerUserExcludePrimaryCustomerID && u.CustomerID != "" && !slices.Contains(u.CustomerIDs, u.CustomerID) {
 		u.CustomerIDs = append(u.CustomerIDs, u.CustomerID)
 	}
 	return u
-}
-
-// splitCustomerIDs splits UserCustomerIDs as OTRS does: on the first of ";", ",", "|" that
-// occurs in the value (checked in that order), each item trimmed, empty items dropped.
-func splitCustomerIDs(v string) []string {
-	if strings.TrimSpace(v) == "" {
-		return nil
-	}
-	items := []string{v}
-	for _, sep := range []string{";", ",", "|"} {
-		if strings.Contains(v, sep) {
-			items = strings.Split(v, sep)
-			break
-		}
-	}
-	var out []string
-	for _, it := range items {
-		if it = strings.TrimSpace(it); it != "" && !slices.Contains(out, it) {
-			out = append(out, it)
-		}
-	}
-	return out
 }
 
 // CustomerIDs lists login's customer ids: UserCustomerIDs split, then the primary id.

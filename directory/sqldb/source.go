@@ -450,34 +450,12 @@ func (s *Source) scan(rows *sql.Rows) (*directory.CustomerUser, error) {
 		u.Attrs["UserMailString"] = `"` + full + `" <` + email + `>`
 	}
 	if s.custIDs != "" {
-		u.CustomerIDs = SplitCustomerIDs(text(get(s.custIDs)))
+		u.CustomerIDs = directory.SplitCustomerIDs(text(get(s.custIDs)))
 	}
 	if !s.cfg.CustomerUserExcludePrimaryCustomerID && u.CustomerID != "" {
 		u.CustomerIDs = appendUniq(u.CustomerIDs, u.CustomerID)
 	}
 	return u, nil
-}
-
-// SplitCustomerIDs splits UserCustomerIDs as OTRS does: on the first of ";", ",", "|" that
-// occurs in the value (checked in that order), each item trimmed; empty items are dropped.
-func SplitCustomerIDs(v string) []string {
-	if strings.TrimSpace(v) == "" {
-		return nil
-	}
-	items := []string{v}
-	for _, sep := range []string{";", ",", "|"} {
-		if strings.Contains(v, sep) {
-			items = strings.Split(v, sep)
-			break
-		}
-	}
-	var out []string
-	for _, it := range items {
-		if it = strings.TrimSpace(it); it != "" {
-			out = appendUniq(out, it)
-		}
-	}
-	return out
 }
 
 // appendUniq appends the values not yet in list, keeping order.

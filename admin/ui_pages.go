@@ -94,6 +94,35 @@ func formValues(r *http.Request, fs []uiField) {
 	}
 }
 
+// changedFields fills fs from the posted form and returns only what changed: fields that were
+// sent, are editable and differ from the stored value, and a password only when one was
+// typed. Only changes go to the Service, so the audit line names the changed fields and an
+// unchanged validity ends no sessions.
+func changedFields(r *http.Request, fs []uiField) map[string]string {
+	cur := make(map[string]string, len(fs))
+	for _, fd := range fs {
+		cur[fd.Var] = fd.Value
+	}
+	attrs := map[string]string{}
+	for _, fd := range fs {
+		if fd.ReadOnly {
+			continue
+		}
+		nv := r.PostForm.Get(fd.Var)
+		if fd.Kind == "password" {
+			if nv != "" {
+				attrs[fd.Var] = nv
+			}
+			continue
+		}
+		if _, sent := r.PostForm[fd.Var]; sent && nv != cur[fd.Var] {
+			attrs[fd.Var] = nv
+		}
+	}
+	formValues(r, fs)
+	return attrs
+}
+
 func validityValue(id int) string { return strconv.Itoa(id) }
 
 // ---- customer users ----
@@ -434,29 +463,7 @@ func (u *ui) saveUser(w http.ResponseWriter, r *http.Request, s *uiSession) {
 		u.formError(w, r, s, "user", v, readOnlyErr(cu))
 		return
 	}
-	// Only what changed goes to the Service, so the audit line names the changed fields and
-	// an unchanged validity ends no sessions.
-	cur := map[string]string{}
-	for _, fd := range f.Fields {
-		cur[fd.Var] = fd.Value
-	}
-	formValues(r, f.Fields)
-	attrs := map[string]string{}
-	for _, fd := range f.Fields {
-		if fd.ReadOnly {
-			continue
-		}
-		nv := r.PostForm.Get(fd.Var)
-		if fd.Kind == "password" {
-			if nv != "" {
-				attrs[fd.Var] = nv
-			}
-			continue
-		}
-		if _, sent := r.PostForm[fd.Var]; sent && nv != cur[fd.Var] {
-			attrs[fd.Var] = nv
-		}
-	}
+	attrs := changedFields(r, f.Fields)
 	if len(attrs) == 0 {
 		u.done(w, r, s, f.Action, "Nothing changed.")
 		return
@@ -623,17 +630,7 @@ func (u *ui) saveCustomer(w http.ResponseWriter, r *http.Request, s *uiSession) 
 		return
 	}
 	f := &customerForm{Action: "/customer/" + url.PathEscape(c.CustomerID), ID: c.CustomerID, Fields: customerFields(c)}
-	cur := map[string]string{}
-	for _, fd := range f.Fields {
-		cur[fd.Var] = fd.Value
-	}
-	formValues(r, f.Fields)
-	attrs := map[string]string{}
-	for _, fd := range f.Fields {
-		if _, sent := r.PostForm[fd.Var]; sent && !fd.ReadOnly && fd.Value != cur[fd.Var] {
-			attrs[fd.Var] = fd.Value
-		}
-	}
+	attrs := changedFields(r, f.Fields)
 	if len(attrs) == 0 {
 		u.done(w, r, s, f.Action, "Nothing changed.")
 		return
@@ -732,17 +729,7 @@ func (u *ui) saveGroup(w http.ResponseWriter, r *http.Request, s *uiSession) {
 		u.failPage(w, r, s, err)
 		return
 	}
-	cur := map[string]string{}
-	for _, fd := range f.Fields {
-		cur[fd.Var] = fd.Value
-	}
-	formValues(r, f.Fields)
-	attrs := map[string]string{}
-	for _, fd := range f.Fields {
-		if _, sent := r.PostForm[fd.Var]; sent && fd.Value != cur[fd.Var] {
-			attrs[fd.Var] = fd.Value
-		}
-	}
+	attrs := changedFields(r, f.Fields)
 	if len(attrs) == 0 {
 		u.done(w, r, s, f.Action, "Nothing changed.")
 		return

@@ -62,6 +62,9 @@ type Admin struct {
 	Users []AdminUser `yaml:"users"`
 	// APITokensFile names a file with one bearer token per line for the admin API.
 	APITokensFile string `yaml:"api_tokens_file"`
+	// Pprof serves Go's runtime profiles (net/http/pprof) under /debug/pprof/ on the admin
+	// listener. Off by default: profiles show code paths and timings, so only for diagnosis.
+	Pprof bool `yaml:"pprof"`
 }
 
 // AdminUser is one admin account.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -142,6 +143,13 @@ func New(d Deps) (*Gateway, error) {
 	if cfg.Admin.Listen != "" {
 		mux := http.NewServeMux()
 		mux.Handle(PathMetrics, promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))
+		if cfg.Admin.Pprof {
+			mux.HandleFunc(PathPprof, pprof.Index)
+			mux.HandleFunc(PathPprof+"cmdline", pprof.Cmdline)
+			mux.HandleFunc(PathPprof+"profile", pprof.Profile)
+			mux.HandleFunc(PathPprof+"symbol", pprof.Symbol)
+			mux.HandleFunc(PathPprof+"trace", pprof.Trace)
+		}
 		if d.AdminAPI != nil {
 			mux.Handle(PathAdminAPI, d.AdminAPI)
 		}

@@ -10,8 +10,9 @@ const (
 	PathHealthz   = "/.gatehouse/healthz"
 	PathReadyz    = "/.gatehouse/readyz"
 	PathJWKS      = "/.gatehouse/jwks.json"
-	PathMetrics   = "/metrics" // admin listener only
-	PathAdminAPI  = "/api/v1/" // admin listener only
+	PathMetrics   = "/metrics"      // admin listener only
+	PathAdminAPI  = "/api/v1/"      // admin listener only
+	PathPprof     = "/debug/pprof/" // admin listener only, with admin.pprof
 	paramRedirect = "rd"
 )
 

@@ -200,10 +200,24 @@ func TestAdminListener(t *testing.T) {
 	if code, body := get(gh.admin, "/", ""); code != 200 || !strings.Contains(body, `type="password"`) {
 		t.Fatalf("admin UI: %d %.300s", code, body)
 	}
-	for _, p := range []string{"/metrics", "/api/v1/customer-users"} {
+	for _, p := range []string{"/metrics", "/api/v1/customer-users", "/debug/pprof/"} {
 		if code, _ := get(gh.base, p, "secret-token-0123456789"); code == 200 {
 			t.Errorf("%s answered on the public port", p)
 		}
+	}
+	// Runtime profiles only when admin.pprof asks for them.
+	if _, body := get(gh.admin, "/debug/pprof/goroutine?debug=1", ""); strings.Contains(body, "goroutine profile:") {
+		t.Fatal("/debug/pprof/ served without admin.pprof")
+	}
+	cfg2 := e2eConfig(t, dsn, "  store: memory", upURL)
+	cfg2.Admin.Listen = "127.0.0.1:0"
+	cfg2.Admin.Pprof = true
+	gh2 := start(t, cfg2)
+	if code, body := get(gh2.admin, "/debug/pprof/goroutine?debug=1", ""); code != 200 || !strings.Contains(body, "goroutine profile:") {
+		t.Fatalf("admin.pprof: /debug/pprof/goroutine %d %.300s", code, body)
+	}
+	if code, _ := get(gh2.base, "/debug/pprof/goroutine?debug=1", ""); code == 200 {
+		t.Fatal("/debug/pprof/ answered on the public port")
 	}
 }
 

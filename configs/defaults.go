@@ -27,6 +27,14 @@ const (
 	DefaultCookieName = "gatehouse_session"
 	// DefaultRedisURL is sessions.redis.url's default when store is redis and no server is named.
 	DefaultRedisURL = "redis://127.0.0.1:6379/0"
+	// DefaultLocalCacheTTL is sessions.local_cache_ttl's default (capped at half the touch
+	// interval, see TouchInterval).
+	DefaultLocalCacheTTL = 2 * time.Second
+	// DefaultLocalCacheSize is sessions.local_cache_size's default: at about 1–2 KB a session,
+	// some 20 MB at most.
+	DefaultLocalCacheSize = 10000
+	// MaxTouchInterval caps the touch interval (see TouchInterval).
+	MaxTouchInterval = time.Minute
 	// DefaultSourceName is the first customer_user source's default name (OTRS's "Database
 	// Backend"); later sources get the slot number appended ("Database Backend 1").
 	DefaultSourceName = "Database Backend"
@@ -140,6 +148,11 @@ func DefaultClaimHeaders() map[string]string {
 // already apply them (and, unlike this, keep a value the file sets explicitly to "" or []);
 // this is for a Config built in Go. It is idempotent.
 func (c *Config) ApplyDefaults() { applyDefaults(c, nil) }
+
+// TouchInterval is how stale a session's stored last use may become before it is written
+// back (sliding expiry): a tenth of idle, at most MaxTouchInterval. sessions.Manager uses it;
+// it lives here because sessions.local_cache_ttl is checked against it.
+func TouchInterval(idle time.Duration) time.Duration { return min(idle/10, MaxTouchInterval) }
 
 // defaulter sets a default when a key is unset: zero in Go and not present in the file.
 type defaulter map[string]bool

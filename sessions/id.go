@@ -36,21 +36,43 @@ func randomToken() (string, error) {
 // of the last character are zero), else ErrMalformedID. The cookie value is never echoed in
 // the error.
 func ParseID(cookie string) (string, error) {
-	if len(cookie) != IDLen {
-		return "", ErrMalformedID
-	}
-	for i := 0; i < len(cookie); i++ {
-		c := cookie[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return "", ErrMalformedID
-		}
-	}
-	var b [IDBytes + 1]byte
-	n, err := idEncoding.Decode(b[:], []byte(cookie))
-	if err != nil || n != IDBytes {
+	if !wellFormed(cookie) {
 		return "", ErrMalformedID
 	}
 	return cookie, nil
+}
+
+// wellFormed reports whether id is a session id in the form ParseID accepts, without
+// allocating (LoadCookie's hot path): IDLen characters of the base64url alphabet, the last
+// one canonical. IDLen sextets carry 258 bits for IDBytes*8 = 256, so the last character's
+// two low bits must be zero.
+func wellFormed[T string | []byte](id T) bool {
+	if len(id) != IDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if sextet(id[i]) < 0 {
+			return false
+		}
+	}
+	return sextet(id[IDLen-1])&(1<<(IDLen*6-IDBytes*8)-1) == 0
+}
+
+// sextet is the value of base64url character c, or -1.
+func sextet(c byte) int {
+	switch {
+	case 'A' <= c && c <= 'Z':
+		return int(c - 'A')
+	case 'a' <= c && c <= 'z':
+		return int(c-'a') + 26
+	case '0' <= c && c <= '9':
+		return int(c-'0') + 52
+	case c == '-':
+		return 62
+	case c == '_':
+		return 63
+	}
+	return -1
 }
 
 // Key returns the store key of a session id: the hex SHA-256 of the id. Stores only ever
@@ -59,6 +81,15 @@ func ParseID(cookie string) (string, error) {
 func Key(id string) string {
 	sum := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(sum[:])
+}
+
+// digestOf decodes a store key (Key's hex) into the digest it spells.
+func digestOf(key string) (d [sha256.Size]byte, ok bool) {
+	if len(key) != 2*sha256.Size {
+		return d, false
+	}
+	_, err := hex.Decode(d[:], []byte(key))
+	return d, err == nil
 }
 
 // ShortKey returns the first 12 characters of a store key, for log lines and errors.

@@ -12,9 +12,12 @@ package sessions
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/claims"
+	"github.com/gatehouse-sso/gatehouse/directory"
 )
 
 // Sentinel errors.
@@ -42,6 +45,35 @@ type Session struct {
 	// IDToken is the OpenID provider's ID token of an OIDC login, kept for id_token_hint at
 	// provider logout.
 	IDToken string `json:"id_token,omitempty"`
+	// Headers are the identity headers rendered from Claims at login (see WithHeaders), so
+	// that a request only copies them upstream.
+	Headers []HeaderField `json:"headers,omitempty"`
+	// HeadersKey fingerprints the header configuration that rendered Headers; a reader whose
+	// configuration differs (a restart with new header settings) renders them afresh.
+	HeadersKey string `json:"headers_key,omitempty"`
+}
+
+// HeaderField is one rendered identity header.
+type HeaderField struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Clone returns a deep copy of s: no slice or map is shared with s.
+func (s *Session) Clone() *Session {
+	out := *s
+	c := &out.Claims
+	c.CustomerIDs = slices.Clone(c.CustomerIDs)
+	c.Attrs = maps.Clone(c.Attrs)
+	if c.Groups != nil {
+		g := make(directory.Permissions, len(c.Groups))
+		for k, v := range c.Groups {
+			g[k] = slices.Clone(v)
+		}
+		c.Groups = g
+	}
+	out.Headers = slices.Clone(s.Headers)
+	return &out
 }
 
 // Store keeps sessions keyed by the hash of their id (Key). The same conformance suite
@@ -74,3 +106,46 @@ type Store interface {
 type SecretKeeper interface {
 	SharedSecret(ctx context.Context, name string, size int) ([]byte, error)
 }
+
+// Invalidator is a store that reports sessions ending, so that a process may keep sessions
+// in memory for a short while (Manager's local cache) and still refuse a revoked one at
+// once. A store without it gets no local cache.
+//
+// The feed is what matters, not each event alone: an event may be missed only while the
+// feed is down, and the store says so (FeedDown) as soon as it notices, and FeedLive once
+// it is confirmed again — a subscriber must then forget everything it holds, since events
+// may have been missed in between.
+type Invalidator interface {
+	// Subscribe calls fn for every invalidation from now until cancel is called (a store
+	// that is closed reports FeedDown and stops). fn first learns the feed's state (FeedLive
+	// or FeedDown), on this goroutine or soon after. Events of this process's own Delete and
+	// DeleteUser reach fn before those calls return. fn is called by one goroutine at a
+	// time, must be quick and must not call the store.
+	Subscribe(fn func(Invalidation)) (cancel func())
+}
+
+// Invalidation is one event of an Invalidator's feed.
+type Invalidation struct {
+	Kind InvalidationKind
+	// Key is the store key of the session that ended (InvalidateKey).
+	Key string
+	// Login is the customer user whose sessions all ended (InvalidateUser).
+	Login string
+}
+
+// InvalidationKind says what an Invalidation reports.
+type InvalidationKind uint8
+
+// Invalidation kinds.
+const (
+	// InvalidateKey: the session under Key ended (deleted, expired or overwritten).
+	InvalidateKey InvalidationKind = iota + 1
+	// InvalidateUser: every session of Login ended.
+	InvalidateUser
+	// FeedLive: the feed is confirmed live (again). Events may have been missed before it:
+	// drop everything cached, then trust the feed.
+	FeedLive
+	// FeedDown: the feed is down; events may be missed until the next FeedLive, so nothing
+	// cached may be used.
+	FeedDown
+)

@@ -2,13 +2,15 @@
 // index, expiry honoured on every read and a bounded background sweeper. Sessions live
 // only as long as the process; use sessions/redis to share them between gatehouse nodes.
 //
+// It is a sessions.Invalidator: its feed is in-process, so it is always live, and every
+// ended session (Delete, DeleteUser, a swept expiry, an overwriting Save) is reported before
+// the call that ended it returns.
+//
 // Importing the package registers it with sessions.Open as "memory".
 package memory
 
 import (
 	"context"
-	"maps"
-	"slices"
 	"sync"
 	"time"
 
@@ -47,6 +49,10 @@ type Store struct {
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+
+	subMu   sync.Mutex // held while calling subscribers: one call at a time
+	subNext int
+	subs    map[int]func(sessions.Invalidation)
 }
 
 // Option configures a Store.
@@ -84,22 +90,46 @@ func New(opts ...Option) *Store {
 	return s
 }
 
-var _ sessions.Store = (*Store)(nil)
+var (
+	_ sessions.Store       = (*Store)(nil)
+	_ sessions.Invalidator = (*Store)(nil)
+)
 
 // clone deep-copies a session so that no slice or map is shared with the caller.
-func clone(in *sessions.Session) sessions.Session {
-	out := *in
-	c := &out.Claims
-	c.CustomerIDs = slices.Clone(c.CustomerIDs)
-	c.Attrs = maps.Clone(c.Attrs)
-	if c.Groups != nil {
-		g := make(map[string][]string, len(c.Groups))
-		for k, v := range c.Groups {
-			g[k] = slices.Clone(v)
-		}
-		c.Groups = g
+func clone(in *sessions.Session) sessions.Session { return *in.Clone() }
+
+// Subscribe implements sessions.Invalidator. The feed is live at once (fn gets FeedLive
+// before Subscribe returns) and stays live.
+func (s *Store) Subscribe(fn func(sessions.Invalidation)) (cancel func()) {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	if s.subs == nil {
+		s.subs = make(map[int]func(sessions.Invalidation))
 	}
-	return out
+	id := s.subNext
+	s.subNext++
+	s.subs[id] = fn
+	fn(sessions.Invalidation{Kind: sessions.FeedLive})
+	return func() {
+		s.subMu.Lock()
+		delete(s.subs, id)
+		s.subMu.Unlock()
+	}
+}
+
+// notify hands evs to every subscriber; s.mu must not be held (a subscriber may be slow).
+func (s *Store) notify(evs ...sessions.Invalidation) {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	for _, fn := range s.subs {
+		for _, ev := range evs {
+			fn(ev)
+		}
+	}
+}
+
+func keyEnded(key string) sessions.Invalidation {
+	return sessions.Invalidation{Kind: sessions.InvalidateKey, Key: key}
 }
 
 // Get returns a copy of the session under key, or sessions.ErrNotFound (also once it has
@@ -121,8 +151,8 @@ func (s *Store) Get(_ context.Context, key string) (*sessions.Session, error) {
 func (s *Store) Save(_ context.Context, key string, sess *sessions.Session, expires time.Time) error {
 	e := &entry{s: clone(sess), expires: expires}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.entries[key]; ok {
+	old, replaced := s.entries[key]
+	if replaced {
 		s.unindex(old.s.Claims.Login, key)
 	}
 	s.entries[key] = e
@@ -133,6 +163,10 @@ func (s *Store) Save(_ context.Context, key string, sess *sessions.Session, expi
 		s.byLogin[login] = set
 	}
 	set[key] = struct{}{}
+	s.mu.Unlock()
+	if replaced {
+		s.notify(keyEnded(key))
+	}
 	return nil
 }
 
@@ -154,8 +188,11 @@ func (s *Store) Touch(_ context.Context, key string, lastSeen, expires time.Time
 // Delete removes the session under key, if any.
 func (s *Store) Delete(_ context.Context, key string) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.remove(key)
+	removed := s.remove(key)
+	s.mu.Unlock()
+	if removed {
+		s.notify(keyEnded(key))
+	}
 	return nil
 }
 
@@ -163,15 +200,19 @@ func (s *Store) Delete(_ context.Context, key string) error {
 func (s *Store) DeleteUser(_ context.Context, login string) (int, error) {
 	now := s.now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	n := 0
-	for key := range s.byLogin[login] {
+	keys := s.byLogin[login]
+	for key := range keys {
 		if now.Before(s.entries[key].expires) {
 			n++
 		}
 		delete(s.entries, key)
 	}
 	delete(s.byLogin, login)
+	s.mu.Unlock()
+	if len(keys) > 0 {
+		s.notify(sessions.Invalidation{Kind: sessions.InvalidateUser, Login: login})
+	}
 	return n, nil
 }
 
@@ -192,14 +233,16 @@ func (s *Store) Len() int {
 	return len(s.entries)
 }
 
-// remove deletes key and its index entry; s.mu must be held for writing.
-func (s *Store) remove(key string) {
+// remove deletes key and its index entry and reports whether there was one; s.mu must be
+// held for writing.
+func (s *Store) remove(key string) bool {
 	e, ok := s.entries[key]
 	if !ok {
-		return
+		return false
 	}
 	delete(s.entries, key)
 	s.unindex(e.s.Claims.Login, key)
+	return true
 }
 
 // unindex drops key from login's index; s.mu must be held for writing.
@@ -248,15 +291,18 @@ func (s *Store) Sweep() int {
 		}
 		s.mu.RUnlock()
 		if len(expired) > 0 {
+			var ended []sessions.Invalidation
 			s.mu.Lock()
 			for _, key := range expired {
 				// Re-check: it may have been touched or replaced meanwhile.
 				if e, ok := s.entries[key]; ok && !now.Before(e.expires) {
 					s.remove(key)
-					total++
+					ended = append(ended, keyEnded(key))
 				}
 			}
 			s.mu.Unlock()
+			total += len(ended)
+			s.notify(ended...)
 		}
 		if sampled < sweepSample || len(expired)*4 <= sampled {
 			break

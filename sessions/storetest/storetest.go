@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -37,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sessions.Store) {
 		{"Concurrent", testConcurrent},
 		{"Copies", testCopies},
 		{"Ping", testPing},
+		{"Invalidations", testInvalidations},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -75,6 +77,13 @@ func session(login string) *sessions.Session {
 		Created:    now.Add(-time.Minute),
 		LastSeen:   now,
 		RemoteAddr: "192.0.2.7",
+		Headers: []sessions.HeaderField{
+			{Name: "Remote-User", Value: login},
+			{Name: "X-Customer-User-Name", Value: "Jörg Müller-Ł"},
+			{Name: "X-Customer-User-Groups", Value: "billing:ro,users:ro,users:rw"},
+			{Name: "X-Empty", Value: ""},
+		},
+		HeadersKey: "sha256:0123abcd",
 	}
 }
 
@@ -125,6 +134,16 @@ func testRoundTrip(t *testing.T, st sessions.Store) {
 	for _, login := range []string{"alice", "Bob Smith", "jörg@example.com", "{tag}:weird*login?"} {
 		k := key(t)
 		want := session(login)
+		mustSave(t, st, k, want, time.Now().Add(time.Hour))
+		equal(t, mustGet(t, st, k), want)
+	}
+	// Headers without a key, and a key without headers, come back as they went in.
+	at := time.Unix(1700000000, 0)
+	for _, want := range []*sessions.Session{
+		{Claims: claims.Set{Login: "h1"}, Created: at, LastSeen: at, Headers: []sessions.HeaderField{{Name: "Remote-User", Value: "h1"}}},
+		{Claims: claims.Set{Login: "h2"}, Created: at, LastSeen: at, HeadersKey: "k"},
+	} {
+		k := key(t)
 		mustSave(t, st, k, want, time.Now().Add(time.Hour))
 		equal(t, mustGet(t, st, k), want)
 	}
@@ -352,6 +371,8 @@ func testCopies(t *testing.T, st sessions.Store) {
 		s.Claims.Groups["users"][0] = "admin"
 		s.Claims.Groups["admin"] = []string{"rw"}
 		s.Claims.Attrs["UserCity"] = "Nowhere"
+		s.Headers[0].Value = "mallory"
+		s.HeadersKey = "other"
 	}
 	mutate(s) // the caller's value after Save
 	equal(t, mustGet(t, st, k), want)
@@ -363,5 +384,71 @@ func testCopies(t *testing.T, st sessions.Store) {
 func testPing(t *testing.T, st sessions.Store) {
 	if err := st.Ping(ctx(t)); err != nil {
 		t.Fatalf("Ping: %v", err)
+	}
+}
+
+// events collects an Invalidator's events.
+type events struct {
+	mu  sync.Mutex
+	evs []sessions.Invalidation
+}
+
+func (e *events) add(ev sessions.Invalidation) { e.mu.Lock(); e.evs = append(e.evs, ev); e.mu.Unlock() }
+
+// has reports whether ev was delivered, and forgets what was.
+func (e *events) has(ev sessions.Invalidation) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	found := slices.Contains(e.evs, ev)
+	e.evs = nil
+	return found
+}
+
+// testInvalidations: a store that is a sessions.Invalidator confirms its feed, and reports
+// its own Delete and DeleteUser before they return (the local cache relies on it: a logout
+// must not be served from the cache of the process that did it).
+func testInvalidations(t *testing.T, st sessions.Store) {
+	inv, ok := st.(sessions.Invalidator)
+	if !ok {
+		t.Skip("not a sessions.Invalidator (a store without the interface gets no local cache)")
+	}
+	var got events
+	cancel := inv.Subscribe(got.add)
+	defer cancel()
+	live := sessions.Invalidation{Kind: sessions.FeedLive}
+	for deadline := time.Now().Add(10 * time.Second); !got.has(live); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no FeedLive within 10s")
+		}
+	}
+	k := key(t)
+	mustSave(t, st, k, session("alice"), time.Now().Add(time.Hour))
+	if err := st.Delete(ctx(t), k); err != nil {
+		t.Fatal(err)
+	}
+	if ev := (sessions.Invalidation{Kind: sessions.InvalidateKey, Key: k}); !got.has(ev) {
+		t.Fatalf("Delete returned before %+v was delivered", ev)
+	}
+	mustSave(t, st, key(t), session("bob"), time.Now().Add(time.Hour))
+	if n, err := st.DeleteUser(ctx(t), "bob"); err != nil || n != 1 {
+		t.Fatalf("DeleteUser = %d, %v", n, err)
+	}
+	if ev := (sessions.Invalidation{Kind: sessions.InvalidateUser, Login: "bob"}); !got.has(ev) {
+		t.Fatalf("DeleteUser returned before %+v was delivered", ev)
+	}
+	// After cancel, nothing more arrives.
+	cancel()
+	k2 := key(t)
+	mustSave(t, st, k2, session("carol"), time.Now().Add(time.Hour))
+	if err := st.Delete(ctx(t), k2); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // a feed from another goroutine would have delivered by now
+	got.mu.Lock()
+	defer got.mu.Unlock()
+	for _, ev := range got.evs {
+		if ev.Kind == sessions.InvalidateKey && ev.Key == k2 {
+			t.Fatalf("event after cancel: %+v", ev)
+		}
 	}
 }

@@ -10,8 +10,9 @@
 // never sampled ("coordinated omission"), and wrk cannot hold a fixed rate at all. Here a
 // request that waits for a free connection, or is sent late because the generator itself was
 // descheduled, counts that wait against the latency — a pessimistic reading, never an
-// optimistic one. The generator's own lateness is reported separately (lag) so a reader can
-// tell the two apart.
+// optimistic one. Two more views let a reader tell the causes apart: lag, how late the
+// generator itself handed each request over (it is descheduled on a busy machine), and
+// service time, from the moment a connection started sending the request to the full answer.
 //
 // login posts JSON logins ({"username", "password"} to /.gatehouse/api/login) one after the
 // other over one keep-alive connection and measures each from send to the full answer.
@@ -190,7 +191,7 @@ func summarize(d []time.Duration) stats {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// kv renders the statistics as key=value pairs with the given prefix ("" or "lag_").
+// kv renders the statistics as key=value pairs with the given prefix ("", "svc_" or "lag_").
 func (s stats) kv(prefix string) string {
 	return fmt.Sprintf("%sp50_ms=%.3f %sp90_ms=%.3f %sp99_ms=%.3f %sp999_ms=%.3f %smax_ms=%.3f %smean_ms=%.3f",
 		prefix, s.p50, prefix, s.p90, prefix, s.p99, prefix, s.p999, prefix, s.max, prefix, s.mean)
@@ -237,6 +238,7 @@ func runRate(args []string) error {
 		errs    errorLog
 		mu      sync.Mutex
 		lats    = make([]time.Duration, 0, total-warmN)
+		svcs    = make([]time.Duration, 0, total-warmN)
 		wg      sync.WaitGroup
 		maxBusy atomic.Int64
 		busy    atomic.Int64
@@ -246,12 +248,15 @@ func runRate(args []string) error {
 		go func() {
 			defer wg.Done()
 			local := make([]time.Duration, 0, (total-warmN) / *conns + 1)
+			localSvc := make([]time.Duration, 0, (total-warmN) / *conns + 1)
 			for j := range jobs {
 				b := busy.Add(1)
 				for m := maxBusy.Load(); b > m && !maxBusy.CompareAndSwap(m, b); m = maxBusy.Load() {
 				}
+				t0 := time.Now()
 				err := do(client, tmpl.Clone(context.Background()), *expect)
-				lat := time.Since(j.intended)
+				done := time.Now()
+				lat := done.Sub(j.intended)
 				busy.Add(-1)
 				if !j.measured {
 					continue
@@ -261,9 +266,11 @@ func runRate(args []string) error {
 					continue
 				}
 				local = append(local, lat)
+				localSvc = append(localSvc, done.Sub(t0))
 			}
 			mu.Lock()
 			lats = append(lats, local...)
+			svcs = append(svcs, localSvc...)
 			mu.Unlock()
 		}()
 	}
@@ -291,9 +298,9 @@ func runRate(args []string) error {
 
 	errs.report()
 	s := summarize(lats)
-	fmt.Printf("mode=rate url=%s rate=%.0f duration_s=%.1f sent=%d ok=%d errors=%d achieved_rps=%.0f max_in_flight=%d conns=%d %s %s\n",
+	fmt.Printf("mode=rate url=%s rate=%.0f duration_s=%.1f sent=%d ok=%d errors=%d achieved_rps=%.0f max_in_flight=%d conns=%d %s %s %s\n",
 		*target, *rate, dur.Seconds(), total-warmN, s.n, errs.n, float64(total-warmN)/elapsed.Seconds(),
-		maxBusy.Load(), *conns, s.kv(""), summarize(lags).kv("lag_"))
+		maxBusy.Load(), *conns, s.kv(""), summarize(svcs).kv("svc_"), summarize(lags).kv("lag_"))
 	if errs.n > 0 {
 		return fmt.Errorf("%d of %d requests failed", errs.n, total-warmN)
 	}

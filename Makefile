@@ -10,13 +10,16 @@ demo:
 	go run ./cmd/gatehouse serve --demo
 
 # Load benchmark: direct upstream, nginx (1 and 2 workers), gatehouse (memory and Redis
-# sessions), forward-auth and logins; writes its table to docs/benchmarks.md.
+# sessions), forward-auth, logins, streaming and a CPU profile; writes its results to
+# docs/benchmarks.md and docs/profile-proxy.txt. About 5 minutes; options in BENCH_ARGS,
+# e.g. make bench BENCH_ARGS="-d 1s -r 1 -o /tmp/bench.md -P /tmp/profile.txt".
 bench:
-	scripts/bench.sh
+	scripts/bench.sh $(BENCH_ARGS)
 
-# 10 million proxied requests with gatehouse's RSS sampled throughout.
+# 10 million proxied requests with gatehouse's RSS sampled throughout (about 20–30 minutes);
+# a short trial: make bench-soak BENCH_ARGS="-N 200000 -o /tmp/bench.md".
 bench-soak:
-	scripts/bench.sh -soak
+	scripts/bench.sh --soak $(BENCH_ARGS)
 
 # 1,000,000 customer users in PostgreSQL and MariaDB: login lookup and search latency.
 bench-directory:

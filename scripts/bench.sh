@@ -28,7 +28,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 MODE=bench
-if [ "${1:-}" = --soak ]; then
+if [ "${1:-}" = --soak ] || [ "${1:-}" = -soak ]; then
 	MODE=soak
 	shift
 fi

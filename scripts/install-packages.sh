@@ -28,9 +28,11 @@ PACKAGES=(
 	gcc libc6-dev # cgo, needed by `go test -race`
 	chromium      # headless browser for the admin UI tests (admin/browser_test.go)
 )
-# The load benchmark's tools (scripts/bench.sh), added by the argument `bench`.
+# The load benchmark's tools (scripts/bench.sh), added by the argument `bench`. It also uses
+# curl, redis-server (redis-cli), slapd + ldap-utils (the LDAP login) and postgresql (psql, the
+# PostgreSQL login) from the list above.
 BENCH_PACKAGES=(
-	wrk   # HTTP load generator
+	wrk   # HTTP load generator (closed loop; bench/loadgen does the fixed-rate runs)
 	nginx # the reference proxy gatehouse is compared with
 )
 for arg in "$@"; do

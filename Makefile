@@ -16,7 +16,7 @@ demo:
 bench:
 	scripts/bench.sh $(BENCH_ARGS)
 
-# 10 million proxied requests with gatehouse's RSS sampled throughout (about 20–30 minutes);
+# 10 million proxied requests with gatehouse's RSS sampled throughout (about 10–20 minutes);
 # a short trial: make bench-soak BENCH_ARGS="-N 200000 -o /tmp/bench.md".
 bench-soak:
 	scripts/bench.sh --soak $(BENCH_ARGS)

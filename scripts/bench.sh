@@ -21,8 +21,9 @@
 # Needs go, wrk, nginx, curl, redis-cli and a Redis at BENCH_REDIS_URL (default
 # redis://127.0.0.1:6379/11, keys under "gatehouse-bench:"); slapd for the LDAP login and
 # psql + a PostgreSQL at 127.0.0.1:5432 (user postgres) for the PostgreSQL login, each skipped
-# with a note when absent (BENCH_PG=0 skips PostgreSQL). Everything it starts is stopped by PID
-# on exit; KEEP_DIR=1 keeps the temp dir (configs, logs, raw outputs).
+# with a note when absent (BENCH_PG=0 skips PostgreSQL). Loopback ports 27080…27390
+# (BENCH_PORT_BASE=N moves them to N…N+310). Everything it starts is stopped by PID on exit;
+# KEEP_DIR=1 keeps the temp dir (configs, logs, raw outputs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -96,17 +97,20 @@ case $PROFILE_OUT in /*) ;; *) PROFILE_OUT="$ROOT/$PROFILE_OUT" ;; esac
 
 HOST=127.0.0.1
 # Fixed loopback ports below the ephemeral range (32768–60999), so a client socket of some
-# other test never holds one of them.
-PORT_GH=27080       # gatehouse, memory sessions ("gatehouse-memory")
-PORT_UP=27081       # bench/upstream ("direct")
-PORT_GH_LOG=27082   # gatehouse, memory sessions, access log on (-l)
-PORT_GH_REDIS=27083 # gatehouse, Redis sessions ("gatehouse-redis")
-PORT_GH_PG=27084    # gatehouse, customer_user in PostgreSQL (logins only)
-PORT_GH_LDAP=27085  # gatehouse, LDAP auth and source (logins only)
-PORT_NGINX1=27090   # nginx, 1 worker ("nginx-1w")
-PORT_NGINX2=27091   # nginx, 2 workers ("nginx-2w")
-ADMIN_OFFSET=100    # each gatehouse's admin listener (metrics, pprof) is its port + 100
-PORT_LDAP=27389     # slapd (ldaps on 27390)
+# other test never holds one of them; BENCH_PORT_BASE moves them all (27080 … base+310).
+BASE=${BENCH_PORT_BASE:-27080}
+[[ "$BASE" =~ ^[0-9]+$ ]] && [ "$BASE" -ge 1024 ] && [ "$BASE" -le 32400 ] ||
+	bad "BENCH_PORT_BASE wants a port 1024..32400 (the benchmark uses base..base+310), got '$BASE'"
+PORT_GH=$BASE                  # gatehouse, memory sessions ("gatehouse-memory")
+PORT_UP=$((BASE + 1))          # bench/upstream ("direct")
+PORT_GH_LOG=$((BASE + 2))      # gatehouse, memory sessions, access log on (-l)
+PORT_GH_REDIS=$((BASE + 3))    # gatehouse, Redis sessions ("gatehouse-redis")
+PORT_GH_PG=$((BASE + 4))       # gatehouse, customer_user in PostgreSQL (logins only)
+PORT_GH_LDAP=$((BASE + 5))     # gatehouse, LDAP auth and source (logins only)
+PORT_NGINX1=$((BASE + 10))     # nginx, 1 worker ("nginx-1w")
+PORT_NGINX2=$((BASE + 11))     # nginx, 2 workers ("nginx-2w")
+ADMIN_OFFSET=100               # each gatehouse's admin listener (metrics, pprof) is its port + 100
+PORT_LDAP=$((BASE + 309))      # slapd (ldaps on the next port)
 REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379/11}
 REDIS_PREFIX="gatehouse-bench:"
 PG_PORT=${PG_PORT:-5432}
@@ -122,7 +126,9 @@ die() {
 	exit 1
 }
 
-for tool in wrk nginx curl go redis-cli; do
+TOOLS=(wrk curl go)
+[ "$MODE" = soak ] || TOOLS+=(nginx redis-cli)
+for tool in "${TOOLS[@]}"; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool not found (scripts/install-packages.sh bench installs the benchmark's packages)"
 done
 PORTS=("$PORT_GH" "$PORT_UP" "$((PORT_GH + ADMIN_OFFSET))")
@@ -140,6 +146,7 @@ CORES=$(nproc)
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
 PIDS=()
 LDAP_STOP=""
+LDAP_PID=""
 PG_CREATED=0
 REDIS_USED=0
 
@@ -171,8 +178,13 @@ cleanup() {
 		fi
 		wait "$pid" 2>/dev/null
 	done
-	# slapd daemonises (scripts/start-ldap.sh); its stop script ends it by its PID file.
-	[ -z "$LDAP_STOP" ] || "$LDAP_STOP" >/dev/null 2>&1
+	# slapd daemonises (scripts/start-ldap.sh); its stop script ends it by its PID file, or,
+	# should that be gone with the temp dir, the PID read after start-up (if it is still slapd).
+	if [ -n "$LDAP_STOP" ] && [ -x "$LDAP_STOP" ]; then
+		"$LDAP_STOP" >/dev/null 2>&1
+	elif [ -n "$LDAP_PID" ] && [ "$(ps -o comm= -p "$LDAP_PID" 2>/dev/null)" = slapd ]; then
+		kill -TERM "$LDAP_PID" 2>/dev/null
+	fi
 	[ "$PG_CREATED" = 0 ] || psql_admin -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1
 	if [ "$REDIS_USED" = 1 ]; then
 		redis-cli -u "$REDIS_URL" --scan --pattern "$REDIS_PREFIX*" 2>/dev/null |
@@ -592,8 +604,10 @@ LDAP_NOTE=""
 if ! command -v slapd >/dev/null 2>&1 && [ ! -x /usr/sbin/slapd ]; then
 	LDAP_NOTE="skipped (slapd not installed: scripts/install-packages.sh)"
 else
-	scripts/start-ldap.sh "$DIR/ldap" "$PORT_LDAP" >"$DIR/ldap.log" 2>&1 || die "start-ldap.sh: $(tail -n5 "$DIR/ldap.log")"
+	# Its stop script is written before slapd starts: set first, so a failure half-way still stops it.
 	LDAP_STOP="$DIR/ldap/stop.sh"
+	scripts/start-ldap.sh "$DIR/ldap" "$PORT_LDAP" >"$DIR/ldap.log" 2>&1 || die "start-ldap.sh: $(tail -n5 "$DIR/ldap.log")"
+	read -r LDAP_PID <"$DIR/ldap/slapd.pid" || true
 	mkdir -p "$DIR/gatehouse-ldap"
 	base=dc=example,dc=com
 	cat >"$DIR/gatehouse-ldap/config.yaml" <<EOF

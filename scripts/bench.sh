@@ -494,16 +494,16 @@ if [ "$MODE" = soak ]; then
 	# chunk's rate, so the run ends a little above N requests.
 	done_n=0 errs_total=0 chunk=0
 	: >"$DIR/soak-chunks.tsv"
-	while [ "$done_n" -lt "$SOAK_N" ]; do
+	# At least one run follows the warm-up, or a short trial would compare the warm-up with itself.
+	while [ "$done_n" -lt "$SOAK_N" ] || [ "$chunk" -lt 2 ]; do
 		chunk=$((chunk + 1))
 		if [ "$chunk" = 1 ]; then
-			secs=${DURATION%s}
-			[[ "$secs" =~ ^[0-9]+$ ]] || secs=5
+			dur=$DURATION
 		else
 			rate=$(awk '/^Requests\/sec:/ { print $2 }' "$DIR/soak-wrk-$((chunk - 1)).txt")
-			secs=$(awk -v left="$((SOAK_N - done_n))" -v r="$rate" 'BEGIN { s = int(left / r + 0.999); print (s < 1 ? 1 : (s > 30 ? 30 : s)) }')
+			dur=$(awk -v left="$((SOAK_N - done_n))" -v r="$rate" 'BEGIN { s = int(left / r + 0.999); print (s < 1 ? 1 : (s > 30 ? 30 : s)) "s" }')
 		fi
-		res=$(wrk_run "$conns" "${secs}s" "$DIR/soak-wrk-$chunk.txt" "$SID_GH" "http://$HOST:$PORT_GH/")
+		res=$(wrk_run "$conns" "$dur" "$DIR/soak-wrk-$chunk.txt" "$SID_GH" "http://$HOST:$PORT_GH/")
 		read -r n e <<<"$res"
 		done_n=$((done_n + n))
 		errs_total=$((errs_total + e))
@@ -514,7 +514,7 @@ if [ "$MODE" = soak ]; then
 			RSS_WARM=$rss
 			HEAP_WARM=$heap
 		fi
-		log "soak: chunk $chunk (${secs}s): $done_n requests, RSS $rss MiB, heap in use ${heap:-?} MiB, errors $errs_total"
+		log "soak: run $chunk ($dur): $done_n requests, RSS $rss MiB, heap in use ${heap:-?} MiB, errors $errs_total"
 	done
 	RSS_END=$(mib "$PID_GH" VmRSS)
 	HEAP_END=$(heap_mib)
@@ -525,7 +525,7 @@ if [ "$MODE" = soak ]; then
 	ELAPSED=$(($(date +%s) - START_TS))
 	GROWTH=$(awk -v a="$RSS_WARM" -v b="$RSS_END" 'BEGIN { printf "%.1f", (b - a) / a * 100 }')
 	FLAT=$(awk -v g="$GROWTH" 'BEGIN { print (g < 10 ? "PASS" : "MISS") }')
-	SAMPLE_MAX=$(awk -F'\t' 'NR > 1 && $2 > m { m = $2 } END { print m + 0 }' "$SAMPLES")
+	SAMPLE_MAX=$(awk -F'\t' '$2 > m { m = $2 } END { print m + 0 }' "$SAMPLES")
 	{
 		echo "## Soak — $(date -u '+%Y-%m-%d %H:%M UTC')"
 		echo

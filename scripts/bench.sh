@@ -489,13 +489,14 @@ if [ "$MODE" = soak ]; then
 	RSS_START=$(mib "$PID_GH" VmRSS)
 	HEAP_START=$(heap_mib)
 	log "soak: $SOAK_N requests through gatehouse-memory at c$conns; RSS at start $RSS_START MiB"
-	# The first chunk is the warm-up (pools, heap, connection buffers settle); its end is the
-	# baseline for "flat". Later chunks are 30 s; the last one is sized from the previous
-	# chunk's rate, so the run ends a little above N requests.
-	done_n=0 errs_total=0 chunk=0
+	# The first 10 % of the requests are the warm-up (pools, heap and connection buffers settle,
+	# the GC finds its pace): the RSS at the end of the run that completes them is the baseline
+	# for "flat". The first run lasts -d, later ones 30 s; the last one is sized from the
+	# previous run's rate, so the count ends a little above N.
+	done_n=0 errs_total=0 chunk=0 warm_chunk=""
 	: >"$DIR/soak-chunks.tsv"
 	# At least one run follows the warm-up, or a short trial would compare the warm-up with itself.
-	while [ "$done_n" -lt "$SOAK_N" ] || [ "$chunk" -lt 2 ]; do
+	while [ "$done_n" -lt "$SOAK_N" ] || [ -z "$warm_chunk" ] || [ "$chunk" = "$warm_chunk" ]; do
 		chunk=$((chunk + 1))
 		if [ "$chunk" = 1 ]; then
 			dur=$DURATION
@@ -510,7 +511,9 @@ if [ "$MODE" = soak ]; then
 		rss=$(mib "$PID_GH" VmRSS)
 		heap=$(heap_mib)
 		printf '%s\t%s\t%s\t%s\t%s\n' "$chunk" "$done_n" "$rss" "$heap" "$(awk '/^Requests\/sec:/ { print $2 }' "$DIR/soak-wrk-$chunk.txt")" >>"$DIR/soak-chunks.tsv"
-		if [ "$chunk" = 1 ]; then
+		if [ -z "$warm_chunk" ] && [ $((done_n * 10)) -ge "$SOAK_N" ]; then
+			warm_chunk=$chunk
+			WARM_N=$done_n
 			RSS_WARM=$rss
 			HEAP_WARM=$heap
 		fi
@@ -530,7 +533,7 @@ if [ "$MODE" = soak ]; then
 		echo "## Soak — $(date -u '+%Y-%m-%d %H:%M UTC')"
 		echo
 		machine_lines
-		echo "- \`scripts/bench.sh --soak -N $SOAK_N -c $conns\`: $done_n proxied GETs with the demo session through gatehouse (memory sessions) in $chunk wrk runs (the first, ${DURATION}, is the warm-up), ${ELAPSED}s in all; errors (socket + non-2xx/3xx): $errs_total"
+		echo "- \`scripts/bench.sh --soak -N $SOAK_N -c $conns\`: $done_n proxied GETs with the demo session through gatehouse (memory sessions) in $chunk wrk runs, ${ELAPSED}s in all; errors (socket + non-2xx/3xx): $errs_total; \"after warm-up\" is after run $warm_chunk ($WARM_N requests, the first ≥ 10 %)"
 		echo
 		echo "| RSS MiB at start | after warm-up | end | peak (VmHWM) | largest 5 s sample | end − after warm-up | Go heap in use MiB: start / after warm-up / end |"
 		echo "|---:|---:|---:|---:|---:|---:|---|"

@@ -104,15 +104,27 @@ func (g *Gateway) forwardAuth(c *fiber.Ctx) error {
 		g.log.Info("access denied by route policy", "login", set.Login, "route", d.route.name, "request_id", c.Locals(localRequestID))
 		return g.plainError(c, fiber.StatusForbidden, "You do not have access to this page.")
 	}
-	for _, h := range g.headers {
-		if v := headerValue(set, h); v != "" {
-			c.Set(h.name, v)
+	if sess != nil && sess.HeadersKey == g.headersKey {
+		for _, f := range sess.Headers {
+			c.Set(f.Name, f.Value)
+		}
+	} else {
+		for _, h := range g.headers {
+			if v := headerValue(set, h); v != "" {
+				c.Set(h.name, v)
+			}
 		}
 	}
 	if g.deps.Assertion != nil {
-		if err := g.assert(c, fiberResponseHeaders{c}, set, hostOnly(fr.host)); err != nil {
-			return err
+		var cookie []byte
+		if sess != nil {
+			cookie = c.Request().Header.Cookie(g.cookie.name)
 		}
+		tok, err := g.signAssertion(set, hostOnly(fr.host), cookie)
+		if err != nil {
+			return g.plainError(c, fiber.StatusInternalServerError, "Internal error.")
+		}
+		c.Set(g.cfg.Claims.Assertion.Header, tok)
 	}
 	return c.SendStatus(fiber.StatusOK)
 }
@@ -250,8 +262,3 @@ func normalizePath(uri string) string {
 	p = path.Clean("/" + p)
 	return p
 }
-
-// fiberResponseHeaders sets response headers (the forward-auth answer carries the identity).
-type fiberResponseHeaders struct{ c *fiber.Ctx }
-
-func (f fiberResponseHeaders) Set(k, v string) { f.c.Set(k, v) }

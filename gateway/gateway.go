@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,6 +84,14 @@ type Gateway struct {
 	trusted   []netip.Prefix
 	routes    *routeTable
 	owned     ownedHeaders // claim headers: removed from every request first
+	// fastScrubTrusted and fastScrubUntrusted are what the fast path removes in one pass:
+	// owned, moduleInputs, hop-by-hop headers and X-Request-Id, and from untrusted peers
+	// the forwarding headers.
+	fastScrubTrusted, fastScrubUntrusted *headerSet
+	// headersKey fingerprints the claims.headers configuration (see Session.HeadersKey).
+	headersKey string
+	// appHandler is the Fiber app's handler, for what the fast path declines.
+	appHandler fasthttp.RequestHandler
 	// moduleInputs are the request modules' input headers, removed once they have been read.
 	moduleInputs ownedHeaders
 	// hasTrustedHeader is set when a trusted-header module is configured.
@@ -134,12 +143,24 @@ func New(d Deps) (*Gateway, error) {
 			return nil, err
 		}
 	}
+	perRequest := ownedHeaders{}
+	for _, name := range slices.Concat(hopHeaders, []string{headerRequestID}) {
+		perRequest.add(name)
+	}
+	g.fastScrubTrusted = newHeaderSet(g.owned, g.moduleInputs, perRequest)
+	g.fastScrubUntrusted = newHeaderSet(g.owned, g.moduleInputs, perRequest, forwardingHeaders)
+	g.headersKey = headersFingerprint(g.headers)
 	g.routes, err = compileRoutes(cfg.Routes, cfg.Limits, g.echoAddr())
 	if err != nil {
 		g.Close()
 		return nil, err
 	}
+	for _, rt := range g.routes.routes {
+		rt.stats = d.Metrics.forRoute(rt.name)
+	}
 	g.app = g.newApp()
+	g.appHandler = g.app.Handler()
+	g.app.Server().Handler = g.serve
 	if cfg.Admin.Listen != "" {
 		mux := http.NewServeMux()
 		mux.Handle(PathMetrics, promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))

@@ -121,7 +121,10 @@ func TestLoginAndIdentityHeaders(t *testing.T) {
 		}
 	})
 	t.Run("header values are sanitised", func(t *testing.T) {
+		// A changed claims.headers (as after a restart): sessions rendered under the old
+		// configuration are rendered anew, not sent as stored.
 		h.gw.headers = append(h.gw.headers, claimHeader{name: "X-City", variable: "UserCity", max: 4096})
+		h.gw.headersKey = headersFingerprint(h.gw.headers)
 		h.do("GET", "/", nil, nil, sess)
 		if c := h.up.request().Header.Get("X-City"); c != "Berlin  X-Evil: 1" {
 			t.Errorf("X-City %q", c)

@@ -16,8 +16,9 @@ type claimHeader struct {
 	max      int
 }
 
-// ownedHeaders is the set of header names gatehouse injects, in canonical form (lower case,
-// '_' read as '-'), so a client cannot smuggle any spelling of them upstream.
+// ownedHeaders is a set of header names in canonical form (lower case, '_' read as '-') —
+// those gatehouse injects, so a client cannot smuggle any spelling of them upstream, and
+// others it removes.
 type ownedHeaders map[string]struct{}
 
 // canonicalHeader lower-cases name and maps '_' to '-': servers behind gatehouse (CGI, PHP,
@@ -47,6 +48,53 @@ func (o ownedHeaders) has(name []byte) bool {
 }
 
 func (o ownedHeaders) add(name string) { o[canonicalHeader([]byte(name))] = struct{}{} }
+
+// headerMatcher reports header names of a set, in any spelling.
+type headerMatcher interface{ has(name []byte) bool }
+
+// headerSet is an ownedHeaders with a quick first test: the lengths of its names. Most
+// request headers have a length no member has and are passed over without a map lookup.
+type headerSet struct {
+	names   ownedHeaders
+	lengths [2]uint64 // bit n: some name is n bytes long (n < 128)
+}
+
+func newHeaderSet(sets ...ownedHeaders) *headerSet {
+	hs := &headerSet{names: ownedHeaders{}}
+	for _, set := range sets {
+		for n := range set {
+			hs.names[n] = struct{}{}
+			if len(n) < 128 {
+				hs.lengths[len(n)/64] |= 1 << (len(n) % 64)
+			}
+		}
+	}
+	return hs
+}
+
+func (hs *headerSet) has(name []byte) bool {
+	if n := len(name); n < 128 && hs.lengths[n/64]&(1<<(n%64)) == 0 {
+		return false
+	}
+	return hs.names.has(name)
+}
+
+// fasthttpCanonical spells name as fasthttp normalises header names (upper case at the start
+// and after '-', lower case elsewhere), so it can be set without being normalised per request.
+func fasthttpCanonical(name string) string {
+	b := []byte(name)
+	upper := true
+	for i, c := range b {
+		switch {
+		case upper && c >= 'a' && c <= 'z':
+			b[i] = c - ('a' - 'A')
+		case !upper && c >= 'A' && c <= 'Z':
+			b[i] = c + ('a' - 'A')
+		}
+		upper = c == '-'
+	}
+	return string(b)
+}
 
 // compileClaimHeaders turns claims.headers into a sorted list and the owned set (which also
 // holds the assertion header).

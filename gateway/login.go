@@ -220,7 +220,7 @@ func (g *Gateway) authenticate(c *fiber.Ctx, username, password string) (string,
 	// Never reuse a pre-login session id: drop the old session and make a new one.
 	g.endPreLoginSession(ctx, c)
 	start := time.Now()
-	id, _, err := g.deps.Sessions.Create(ctx, set, remoteAddr(c).String())
+	id, _, err := g.deps.Sessions.Create(ctx, set, remoteAddr(c).String(), g.withHeaders(&set))
 	g.metrics.observeSession("create", start, err)
 	if err != nil {
 		g.log.Error("login: session store unavailable", "err", err)

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,4 +54,34 @@ func (m *Metrics) observeSession(op string, start time.Time, err error) {
 	if err != nil {
 		m.sessionErrors.WithLabelValues(op).Inc()
 	}
+}
+
+// routeStats are one route's request series, resolved once per route and status code so
+// that the proxy path neither hashes label values nor formats the status per request.
+type routeStats struct {
+	name     string
+	requests *prometheus.CounterVec
+	duration prometheus.Observer
+	byStatus [600]atomic.Pointer[prometheus.Counter]
+}
+
+func (m *Metrics) forRoute(name string) *routeStats {
+	return &routeStats{name: name, requests: m.requests, duration: m.duration.WithLabelValues(name)}
+}
+
+// observeRequest counts one proxied request of rt.
+func (m *Metrics) observeRequest(rt *route, status int, d time.Duration) {
+	st := rt.stats
+	st.duration.Observe(d.Seconds())
+	if status < 0 || status >= len(st.byStatus) {
+		st.requests.WithLabelValues(st.name, strconv.Itoa(status)).Inc()
+		return
+	}
+	p := st.byStatus[status].Load()
+	if p == nil {
+		c := st.requests.WithLabelValues(st.name, strconv.Itoa(status))
+		p = &c
+		st.byStatus[status].Store(p)
+	}
+	(*p).Inc()
 }

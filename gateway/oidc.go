@@ -139,7 +139,7 @@ func (g *Gateway) oidcCallback(c *fiber.Ctx) error {
 	}
 	g.endPreLoginSession(ctx, c)
 	start := time.Now()
-	sid, _, err := g.deps.Sessions.Create(ctx, set, remoteAddr(c).String(), sessions.WithIDToken(id.IDToken))
+	sid, _, err := g.deps.Sessions.Create(ctx, set, remoteAddr(c).String(), sessions.WithIDToken(id.IDToken), g.withHeaders(&set))
 	g.metrics.observeSession("create", start, err)
 	if err != nil {
 		return g.storeDown(c, err)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -22,7 +23,9 @@ import (
 var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
 	"Proxy-Authorization", "Te", "Trailer", "Upgrade"}
 
-// proxy handles every non-reserved path: route, identity, forward.
+// proxy handles every non-reserved path the fast path (fastpath.go) declined: it routes,
+// authenticates (session or request modules), authorises and forwards, and answers every
+// refusal.
 func (g *Gateway) proxy(c *fiber.Ctx) error {
 	req := c.Request()
 	// Trailers never pass: fasthttp keeps them apart from the header section, where no scrub
@@ -86,40 +89,35 @@ func (g *Gateway) proxy(c *fiber.Ctx) error {
 			g.log.Info("access denied by route policy", "login", set.Login, "route", rt.name, "request_id", c.Locals(localRequestID))
 			return g.plainError(c, fiber.StatusForbidden, "You do not have access to this page.")
 		}
-		for _, h := range g.headers {
-			if v := headerValue(set, h); v != "" {
-				req.Header.Set(h.name, v)
-			}
+		if sess != nil {
+			g.setSessionHeaders(&req.Header, sess)
+		} else {
+			g.setClaimHeaders(&req.Header, set)
 		}
 		if g.deps.Assertion != nil {
-			// A host-less route's audience is gatehouse's public host, never the client's Host.
-			host := rt.host
-			if host == "" {
-				host = g.publicURL.Hostname()
+			var cookie []byte
+			if sess != nil {
+				cookie = req.Header.Cookie(g.cookie.name)
 			}
-			if err := g.assert(c, &req.Header, set, host); err != nil {
-				return err
+			tok, err := g.signAssertion(set, g.audienceHost(rt), cookie)
+			if err != nil {
+				return g.plainError(c, fiber.StatusInternalServerError, "Internal error.")
 			}
+			req.Header.Set(g.cfg.Claims.Assertion.Header, tok)
 		}
 	}
-	// gatehouse's own cookies stay here.
-	req.Header.DelCookie(g.cookie.name)
-	req.Header.DelCookie(cookieCSRF)
-	req.Header.DelCookie(cookieCSRFHost)
-	if len(req.Header.Peek(fiber.HeaderCookie)) == 0 {
-		req.Header.Del(fiber.HeaderCookie)
-	}
-	g.setForwarded(c)
-	if rid, ok := c.Locals(localRequestID).(string); ok {
-		req.Header.Set(headerRequestID, rid)
-	}
+	rid, _ := c.Locals(localRequestID).(string)
+	peer := remoteAddr(c)
+	g.dropOwnCookies(&req.Header)
+	g.setForwarded(c.Context(), peer, g.trustedPeer(peer), false)
+	// Del first: Set replaces only the first of several copies.
+	req.Header.Del(headerRequestID)
+	req.Header.Set(headerRequestID, rid)
 
 	if isUpgrade(&req.Header) {
 		return g.tunnel(c, rt)
 	}
-	for _, h := range hopHeaders {
-		req.Header.Del(h)
-	}
+	dropHopHeaders(&req.Header)
 	if req.Header.ContentLength() < 0 {
 		if bs := c.Context().RequestBodyStream(); bs != nil {
 			// Chunked: trailers arrive after the body, while it streams; they are dropped at
@@ -132,38 +130,44 @@ func (g *Gateway) proxy(c *fiber.Ctx) error {
 		}
 	}
 	rewriteTarget(req, rt)
-	resp := c.Response()
-	if err := rt.client.Do(req, resp); err != nil {
-		if errors.Is(err, errBodyTooLarge) {
-			return g.plainError(c, fiber.StatusRequestEntityTooLarge, "Request body too large.")
-		}
-		g.log.Warn("upstream request failed", "route", rt.name, "upstream", rt.upstreamURL, "err", err)
-		if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrNoFreeConns) {
-			return g.plainError(c, fiber.StatusGatewayTimeout, "The upstream did not answer in time.")
-		}
-		return g.plainError(c, fiber.StatusBadGateway, "The upstream is not reachable.")
+	if code, msg, err := g.roundTrip(c.Context(), rt); err != nil {
+		return g.plainError(c, code, msg)
 	}
-	resp.Header.Del(fiber.HeaderConnection)
-	resp.Header.Del("Keep-Alive")
 	if ck, ok := c.Locals(localNewSession).(*fiber.Cookie); ok {
 		c.Cookie(ck)
 	}
 	return nil
 }
 
-// scrub removes every spelling of every header in set. Names are collected first and
-// copied: VisitAll's slices alias fasthttp's buffers.
-func (g *Gateway) scrub(h *fasthttp.RequestHeader, set ownedHeaders) {
-	if len(set) == 0 {
+// scrub removes every spelling of every header in set. Names are collected first and copied
+// (VisitAll's slices alias fasthttp's buffers); a stack buffer holds the usual few, so a
+// request carrying some (a corporate proxy's X-Forwarded-For, say) costs no allocation.
+func (g *Gateway) scrub(h *fasthttp.RequestHeader, set headerMatcher) {
+	if o, ok := set.(ownedHeaders); ok && len(o) == 0 {
 		return
 	}
-	var del [][]byte
+	var buf [512]byte
+	var ends [16]int
+	names, n := buf[:0], 0
+	var overflow [][]byte
 	h.VisitAll(func(k, _ []byte) {
-		if set.has(k) {
-			del = append(del, append([]byte(nil), k...))
+		if !set.has(k) {
+			return
 		}
+		if n < len(ends) && len(names)+len(k) <= cap(names) {
+			names = append(names, k...)
+			ends[n] = len(names)
+			n++
+			return
+		}
+		overflow = append(overflow, append([]byte(nil), k...))
 	})
-	for _, k := range del {
+	start := 0
+	for _, end := range ends[:n] {
+		h.DelBytes(names[start:end])
+		start = end
+	}
+	for _, k := range overflow {
 		h.DelBytes(k)
 	}
 }
@@ -181,34 +185,43 @@ var forwardingHeaders = func() ownedHeaders {
 }()
 
 // setForwarded sets X-Forwarded-For/-Proto/-Host. Incoming values are kept (every copy
-// joined, then extended) only from server.trusted_proxies; anyone else's are removed.
-func (g *Gateway) setForwarded(c *fiber.Ctx) {
-	h := &c.Request().Header
-	peer := remoteAddr(c)
+// joined, then extended) only from server.trusted_proxies; anyone else's are removed (unless
+// scrubbed says the caller has removed them already).
+func (g *Gateway) setForwarded(ctx *fasthttp.RequestCtx, peer netip.Addr, trusted, scrubbed bool) {
+	h := &ctx.Request.Header
 	proto := "http"
-	if c.Context().IsTLS() {
+	if ctx.IsTLS() {
 		proto = "https"
 	}
-	if !g.trustedPeer(peer) {
-		g.scrub(h, forwardingHeaders)
-		h.Set(headerXForwardedFor, peer.String())
-		h.Set(headerXForwardedProto, proto)
-		h.SetBytesV(headerXForwardedHost, h.Host())
+	var buf [64]byte
+	if !trusted {
+		if !scrubbed {
+			g.scrub(h, forwardingHeaders)
+		}
+		h.SetCanonical(xForwardedFor, peer.AppendTo(buf[:0]))
+		h.SetCanonical(xForwardedProto, stringBytes(proto))
+		h.SetCanonical(xForwardedHost, h.Host())
 		return
 	}
-	prior := h.PeekAll(headerXForwardedFor)
-	xff := make([]byte, 0, 64)
-	for _, v := range prior {
+	xff := buf[:0]
+	for _, v := range h.PeekAll(headerXForwardedFor) {
 		xff = append(append(xff, v...), ", "...)
 	}
-	h.Set(headerXForwardedFor, string(append(xff, peer.String()...)))
+	h.SetCanonical(xForwardedFor, peer.AppendTo(xff))
 	if len(h.Peek(headerXForwardedProto)) == 0 {
-		h.Set(headerXForwardedProto, proto)
+		h.SetCanonical(xForwardedProto, stringBytes(proto))
 	}
 	if len(h.Peek(headerXForwardedHost)) == 0 {
-		h.SetBytesV(headerXForwardedHost, h.Host())
+		h.SetCanonical(xForwardedHost, h.Host())
 	}
 }
+
+// The X-Forwarded-* names as fasthttp spells them, for SetCanonical (no normalising per request).
+var (
+	xForwardedFor   = []byte(fasthttpCanonical(headerXForwardedFor))
+	xForwardedProto = []byte(fasthttpCanonical(headerXForwardedProto))
+	xForwardedHost  = []byte(fasthttpCanonical(headerXForwardedHost))
+)
 
 // rewriteTarget points the request at the route's upstream: the upstream's base path is
 // prepended and, unless preserve_host, Host becomes the upstream's.
@@ -256,7 +269,13 @@ func (g *Gateway) currentSession(c *fiber.Ctx) (*sessions.Session, error) {
 		return nil, nil
 	}
 	start := time.Now()
-	s, err := g.deps.Sessions.Load(c.UserContext(), id)
+	var s *sessions.Session
+	var err error
+	if p, ok := c.Locals(localPreloaded).(*preloaded); ok {
+		s, err = p.sess, p.err // the fast path asked the store already
+	} else {
+		s, err = g.deps.Sessions.LoadCookie(c.UserContext(), []byte(id))
+	}
 	switch {
 	case err == nil:
 		g.metrics.observeSession("load", start, nil)
@@ -430,23 +449,6 @@ func (t *trailerDropper) Read(p []byte) (int, error) {
 		t.h.Del(fiber.HeaderTrailer)
 	}
 	return n, err
-}
-
-// assert sets the signed identity assertion. Tokens are cached per session and audience
-// inside the signer, so this is not a signature per request.
-func (g *Gateway) assert(c *fiber.Ctx, h interface{ Set(k, v string) }, set *claims.Set, host string) error {
-	a := g.deps.Assertion
-	sessionKey := ""
-	if id := c.Cookies(g.cookie.name); id != "" {
-		sessionKey = sessions.Key(id)
-	}
-	tok, err := a.Sign(set, a.Audience(host), sessionKey)
-	if err != nil {
-		g.log.Error("signing the identity assertion", "err", err)
-		return g.plainError(c, fiber.StatusInternalServerError, "Internal error.")
-	}
-	h.Set(g.cfg.Claims.Assertion.Header, tok)
-	return nil
 }
 
 // hostOnly strips the port from a host[:port].

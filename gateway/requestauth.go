@@ -104,7 +104,7 @@ func (g *Gateway) requestIdentity(c *fiber.Ctx, forForwardAuth bool) (set *claim
 		}
 		if rm.Session {
 			start := time.Now()
-			id, _, err := g.deps.Sessions.Create(ctx, s, remoteAddr(c).String())
+			id, _, err := g.deps.Sessions.Create(ctx, s, remoteAddr(c).String(), g.withHeaders(&s))
 			g.metrics.observeSession("create", start, err)
 			if err != nil {
 				return nil, true, g.storeDown(c, err)

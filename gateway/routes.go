@@ -33,6 +33,7 @@ type route struct {
 	client      *fasthttp.HostClient
 	upstreamURL string
 	require     configs.Require
+	stats       *routeStats // request metrics; set by New
 }
 
 // allows reports whether the customer user may use the route: every required group with its
@@ -267,7 +268,10 @@ func (d decision) public() bool {
 
 // allows reports whether s satisfies the policy of every route the request may be read as.
 func (d decision) allows(s *claims.Set) bool {
-	for _, r := range append([]*route{d.route}, d.others...) {
+	if d.route != nil && !d.route.public && !d.route.allows(s) {
+		return false
+	}
+	for _, r := range d.others {
 		if r != nil && !r.public && !r.allows(s) {
 			return false
 		}

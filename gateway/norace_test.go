@@ -1,0 +1,6 @@
+//go:build !race
+
+package gateway
+
+// raceEnabled: the race detector is on (it allocates, so allocation counts are checked without it).
+const raceEnabled = false

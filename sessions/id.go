@@ -50,30 +50,25 @@ func wellFormed[T string | []byte](id T) bool {
 	if len(id) != IDLen {
 		return false
 	}
-	for i := 0; i < len(id); i++ {
-		if sextet(id[i]) < 0 {
-			return false
-		}
+	var bad byte
+	for i := 0; i < IDLen; i++ {
+		bad |= sextets[id[i]] // no branch per character
 	}
-	return sextet(id[IDLen-1])&(1<<(IDLen*6-IDBytes*8)-1) == 0
+	return bad&0x80 == 0 && sextets[id[IDLen-1]]&(1<<(IDLen*6-IDBytes*8)-1) == 0
 }
 
-// sextet is the value of base64url character c, or -1.
-func sextet(c byte) int {
-	switch {
-	case 'A' <= c && c <= 'Z':
-		return int(c - 'A')
-	case 'a' <= c && c <= 'z':
-		return int(c-'a') + 26
-	case '0' <= c && c <= '9':
-		return int(c-'0') + 52
-	case c == '-':
-		return 62
-	case c == '_':
-		return 63
+// sextets maps a byte to its base64url value, or to 0xff for a byte outside the alphabet.
+var sextets = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
 	}
-	return -1
-}
+	for i, c := range []byte(alphabet) {
+		t[c] = byte(i)
+	}
+	return t
+}()
+
+const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 // Key returns the store key of a session id: the hex SHA-256 of the id. Stores only ever
 // see keys, so a dump of the store does not hand out live sessions. A key may appear in

@@ -3,7 +3,9 @@ package redis
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -156,4 +158,136 @@ func newClientDB(t *testing.T, addr string, db int) *Store {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	return st
+}
+
+// TestLocalCacheRedisDownAndBack: with the local cache on, killing Redis takes the cache
+// out of use at once (the feed's connection breaks), so every load fails closed with
+// ErrUnavailable — never a cached session — for longer than the cache keeps anything.
+// After the restart the feed resubscribes, and the cache serves nothing Redis lost.
+//
+// Not parallel: the timing checks should not compete with other tests' process starts.
+func TestLocalCacheRedisDownAndBack(t *testing.T) {
+	srv := testenv.StartRedisServer(t)
+	const timeout = 500 * time.Millisecond
+	st, err := New(configs.Redis{URL: "redis://" + srv.Addr(), Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	m := sessions.NewManager(st, time.Hour, 8*time.Hour)
+	defer m.Close()
+	ctx := context.Background()
+	id, _, err := m.Create(ctx, claims.Set{Login: "alice"}, "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.LoadCookie(ctx, []byte(id)); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, m, 10*time.Second)
+	if !cachedHit(t, m, id) {
+		t.Fatal("the session is not served from the cache")
+	}
+
+	srv.Kill()
+	killed := time.Now()
+	for m.LocalCacheLive() {
+		if time.Since(killed) > revokeWithin {
+			t.Fatalf("the cache was still in use %v after Redis died", revokeWithin)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("the feed reported Redis down %v after the kill", time.Since(killed).Round(time.Microsecond))
+	loads := []struct {
+		name string
+		fn   func() error
+	}{
+		{"LoadCookie", func() error { _, err := m.LoadCookie(ctx, []byte(id)); return err }},
+		{"Load", func() error { _, err := m.Load(ctx, id); return err }},
+	}
+	rounds := 0
+	for until := time.Now().Add(m.LocalCacheTTL() + timeout); time.Now().Before(until); rounds++ {
+		for _, l := range loads {
+			if err := l.fn(); !errors.Is(err, sessions.ErrUnavailable) || errors.Is(err, sessions.ErrNotFound) {
+				t.Fatalf("Redis down: %s = %v, want ErrUnavailable", l.name, err)
+			}
+		}
+	}
+	t.Logf("%d rounds of loads over %v failed closed", rounds, m.LocalCacheTTL()+timeout)
+
+	srv.Start() // same port, empty
+	waitLive(t, m, 10*time.Second)
+	if _, err := m.LoadCookie(ctx, []byte(id)); !errors.Is(err, sessions.ErrNotFound) {
+		t.Fatalf("a session Redis lost: %v, want ErrNotFound", err)
+	}
+	id2, _, err := m.Create(ctx, claims.Set{Login: "alice"}, "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cachedHit(t, m, id2) {
+		t.Fatal("the cache is not in use again after the restart")
+	}
+}
+
+// TestLocalCacheRedisStalled: a Redis that stops answering without closing the connection
+// (SIGSTOP) is noticed by the feed's PING, the cache goes out of use and loads fail closed;
+// once Redis answers again (SIGCONT) the same connection's PONG brings the cache back.
+//
+// Not parallel, as above.
+func TestLocalCacheRedisStalled(t *testing.T) {
+	srv := testenv.StartRedisServer(t)
+	const timeout = 500 * time.Millisecond
+	st, err := New(configs.Redis{URL: "redis://" + srv.Addr(), Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	m := sessions.NewManager(st, time.Hour, 8*time.Hour)
+	defer m.Close()
+	ctx := context.Background()
+	info, err := st.client.Info(ctx, "server").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := 0
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			pid, _ = strconv.Atoi(v)
+		}
+	}
+	if pid <= 0 {
+		t.Fatalf("no process_id in INFO server:\n%s", info)
+	}
+	id, _, err := m.Create(ctx, claims.Set{Login: "alice"}, "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.LoadCookie(ctx, []byte(id)); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, m, 10*time.Second)
+
+	// This test's own throwaway redis-server; continued before it is killed at clean-up.
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	for limit := 2*feedPing + time.Second; m.LocalCacheLive(); time.Sleep(10 * time.Millisecond) {
+		if time.Since(stopped) > limit {
+			t.Fatalf("the cache was still in use %v after Redis stalled", limit)
+		}
+	}
+	t.Logf("the feed reported the stall after %v", time.Since(stopped).Round(time.Millisecond))
+	if _, err := m.LoadCookie(ctx, []byte(id)); !errors.Is(err, sessions.ErrUnavailable) {
+		t.Fatalf("Redis stalled: LoadCookie = %v, want ErrUnavailable", err)
+	}
+
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, m, 5*time.Second)
+	if !cachedHit(t, m, id) {
+		t.Fatal("the cache is not in use again after the stall")
+	}
 }

@@ -51,6 +51,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -127,22 +128,42 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 return 1
 `)
 
-// deleteScript deletes the session KEYS[1] and returns its login (nil when missing).
+// deleteScript deletes the session KEYS[1] and returns its login (nil when missing). When
+// there was one it publishes ARGV[2] on the invalidation channel ARGV[1], in the same
+// atomic step: no process can read the session after the message went out.
 var deleteScript = goredis.NewScript(`
 local l = redis.call('HGET', KEYS[1], 'l')
 redis.call('DEL', KEYS[1])
+if l then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
 return l
 `)
 
-// Store is a sessions.Store on Redis. It is safe for concurrent use.
+// Store is a sessions.Store and a sessions.Invalidator on Redis (see feed.go). It is safe
+// for concurrent use.
 type Store struct {
 	client  goredis.UniversalClient
 	cluster bool
 	prefix  string
 	timeout time.Duration
+
+	// The invalidation feed; subMu is held while subscribers are called (one at a time).
+	subMu       sync.Mutex
+	subs        map[int]func(sessions.Invalidation)
+	subNext     int
+	live        bool // the subscription is confirmed
+	feedStarted bool
+	closed      bool
+	feedStop    context.CancelFunc
+	feedDone    chan struct{}
+	pubsub      *goredis.PubSub
+	closeOnce   sync.Once
+	closeErr    error
 }
 
-var _ sessions.Store = (*Store)(nil)
+var (
+	_ sessions.Store       = (*Store)(nil)
+	_ sessions.Invalidator = (*Store)(nil)
+)
 
 // New returns a Store for cfg. It does not contact Redis (the gateway may start before
 // Redis does); Ping does.
@@ -325,26 +346,29 @@ func (s *Store) Touch(ctx context.Context, key string, lastSeen, expires time.Ti
 	return nil
 }
 
-// Delete removes the session under key and its index member; a missing session is not an
-// error.
+// Delete removes the session under key and its index member, and publishes the
+// invalidation (to this process's subscribers before it returns); a missing session is not
+// an error.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	login, err := deleteScript.Run(ctx, s.client, []string{s.sessionKey(key)}).Text()
+	login, err := deleteScript.Run(ctx, s.client, []string{s.sessionKey(key)}, s.channel(), msgKey+key).Text()
 	if errors.Is(err, goredis.Nil) {
 		return nil
 	}
 	if err != nil {
 		return fail("delete", key, err)
 	}
+	s.deliver(sessions.Invalidation{Kind: sessions.InvalidateKey, Key: key})
 	if err := s.client.ZRem(ctx, s.userKey(login), key).Err(); err != nil {
 		return fail("delete index", key, err)
 	}
 	return nil
 }
 
-// DeleteUser removes every session in login's index and those members, and reports how
-// many sessions were still live.
+// DeleteUser removes every session in login's index and those members, publishes the
+// invalidation (to this process's subscribers before it returns), and reports how many
+// sessions were still live.
 func (s *Store) DeleteUser(ctx context.Context, login string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -358,22 +382,32 @@ func (s *Store) DeleteUser(ctx context.Context, login string) (int, error) {
 	}
 	dels := make([]*goredis.IntCmd, len(keys))
 	members := make([]any, len(keys))
+	msg := msgUser + login
 	batch := func(p goredis.Pipeliner) error {
 		for i, k := range keys {
 			dels[i] = p.Del(ctx, s.sessionKey(k)) // per key: the keys may live in different slots
 			members[i] = k
 		}
 		p.ZRem(ctx, uk, members...)
+		if !s.cluster {
+			p.Publish(ctx, s.channel(), msg) // in the MULTI: after the deletes, atomically
+		}
 		return nil
 	}
 	if s.cluster {
 		_, err = s.client.Pipelined(ctx, batch)
+		if err == nil {
+			// Only now: the pipeline's deletes go to several nodes at once, and a message that
+			// overtook one would let a process cache the session again.
+			err = s.client.Publish(ctx, s.channel(), msg).Err()
+		}
 	} else {
 		_, err = s.client.TxPipelined(ctx, batch)
 	}
 	if err != nil {
 		return 0, fail("delete user", "", err)
 	}
+	s.deliver(sessions.Invalidation{Kind: sessions.InvalidateUser, Login: login})
 	n := 0
 	for _, d := range dels {
 		n += int(d.Val())
@@ -391,7 +425,12 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the client's connections.
+// Close ends the invalidation feed (its subscribers get FeedDown) and closes the client's
+// connections. It is safe to call more than once.
 func (s *Store) Close() error {
-	return s.client.Close()
+	s.closeOnce.Do(func() {
+		s.stopFeed()
+		s.closeErr = s.client.Close()
+	})
+	return s.closeErr
 }

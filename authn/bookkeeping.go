@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/directory"
@@ -48,6 +49,12 @@ type SessionRevoker interface {
 // success, and with MaxLoginFailed > 0 a writable customer user reaching the limit set to
 // invalid-temporarily — whose sessions then end at once, in every process sharing the store.
 // Faults are logged, never turned into login failures.
+//
+// The success bookkeeping (three writes, a commit each) runs after the login is answered:
+// it is state for OTRS's screens, not part of the decision, and its commits would otherwise
+// more than double a login's latency. One worker keeps the order, and Failed waits for it
+// first, so a failure always counts after the successes before it. When the queue is full
+// the writes run inline (back-pressure, nothing is dropped); Close writes what is queued.
 type OTRSBookkeeping struct {
 	Prefs          PreferenceStore
 	Users          UserUpdater
@@ -55,7 +62,18 @@ type OTRSBookkeeping struct {
 	MaxLoginFailed int
 	Log            *slog.Logger
 	Now            func() time.Time
+
+	mu     sync.RWMutex
+	queue  chan func()
+	done   chan struct{}
+	closed bool
 }
+
+// bookkeepingQueue bounds the success writes waiting for the worker.
+const bookkeepingQueue = 1024
+
+// bookkeepingTimeout bounds one queued task: the login's own context has ended by then.
+const bookkeepingTimeout = 30 * time.Second
 
 // Succeeded implements Bookkeeper.
 func (b *OTRSBookkeeping) Succeeded(ctx context.Context, u *directory.CustomerUser, moduleLogin, slot string) {
@@ -63,13 +81,93 @@ func (b *OTRSBookkeeping) Succeeded(ctx context.Context, u *directory.CustomerUs
 	if b.Now != nil {
 		now = b.Now
 	}
-	b.set(ctx, moduleLogin, PrefAuthBackend, slot)
-	b.set(ctx, u.Login, PrefLoginFailed, "0")
-	b.set(ctx, u.Login, PrefLastLogin, strconv.FormatInt(now().Unix(), 10))
+	login, at := u.Login, strconv.FormatInt(now().Unix(), 10)
+	write := func(ctx context.Context) {
+		b.set(ctx, moduleLogin, PrefAuthBackend, slot)
+		b.set(ctx, login, PrefLoginFailed, "0")
+		b.set(ctx, login, PrefLastLogin, at)
+	}
+	if !b.enqueue(func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
+		defer cancel()
+		write(ctx)
+	}) {
+		write(ctx)
+	}
+}
+
+// enqueue hands task to the worker (started on first use); false when it cannot take it now.
+func (b *OTRSBookkeeping) enqueue(task func()) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return false
+	}
+	if b.queue == nil {
+		b.mu.RUnlock()
+		b.start()
+		b.mu.RLock()
+		if b.closed {
+			return false
+		}
+	}
+	select {
+	case b.queue <- task:
+		return true
+	default:
+		return false
+	}
+}
+
+func (b *OTRSBookkeeping) start() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.queue != nil || b.closed {
+		return
+	}
+	b.queue = make(chan func(), bookkeepingQueue)
+	b.done = make(chan struct{})
+	go func(q <-chan func(), done chan<- struct{}) {
+		defer close(done)
+		for task := range q {
+			task()
+		}
+	}(b.queue, b.done)
+}
+
+// wait returns once everything queued before it has been written.
+func (b *OTRSBookkeeping) wait() {
+	b.mu.RLock()
+	if b.queue == nil || b.closed {
+		b.mu.RUnlock()
+		return
+	}
+	written := make(chan struct{})
+	b.queue <- func() { close(written) }
+	b.mu.RUnlock()
+	<-written
+}
+
+// Close writes what is queued and stops the worker; later successes are written inline.
+func (b *OTRSBookkeeping) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	q, done := b.queue, b.done
+	b.mu.Unlock()
+	if q != nil {
+		close(q)
+		<-done
+	}
+	return nil
 }
 
 // Failed implements Bookkeeper.
 func (b *OTRSBookkeeping) Failed(ctx context.Context, typedLogin string) {
+	b.wait()
 	u, err := b.Users.Get(ctx, typedLogin)
 	if err != nil {
 		if !errors.Is(err, directory.ErrNotFound) {

@@ -127,14 +127,27 @@ func TestLoginBookkeeping(t *testing.T) {
 		}
 		return m
 	}
+	// A success is written after the login has been answered: wait for it (briefly).
+	eventually := func(login string, ok func(map[string]string) bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			p := prefs(login)
+			if ok(p) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: preferences %v", login, p)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	_, _, c := gh.apiLogin(t, "u-sha1", vectorPassword)
-	if p := prefs("u-sha1"); p["UserLastLogin"] == "" || p["UserLoginFailed"] != "0" || p["UserAuthBackend"] != "" {
-		t.Fatalf("after success: %v", p)
-	}
+	eventually("u-sha1", func(p map[string]string) bool {
+		return p["UserLastLogin"] != "" && p["UserLoginFailed"] == "0" && p["UserAuthBackend"] == ""
+	})
 	_, _, _ = gh.apiLogin(t, "u-plain", vectorPassword) // the second module (slot "1")
-	if p := prefs("u-plain"); p["UserAuthBackend"] != "1" {
-		t.Fatalf("u-plain: %v", p)
-	}
+	eventually("u-plain", func(p map[string]string) bool { return p["UserAuthBackend"] == "1" })
 	for i := 1; i <= 3; i++ {
 		gh.apiLogin(t, "u-sha1", "wrong")
 		if p := prefs("u-sha1"); p["UserLoginFailed"] != fmt.Sprint(i) {

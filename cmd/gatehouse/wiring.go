@@ -288,8 +288,10 @@ func build(ctx context.Context, cfg *configs.Config, logOut io.Writer) (*applica
 	app.sessions = sessions.NewManager(app.store, cfg.Sessions.IdleTimeout, cfg.Sessions.MaxLifetime)
 	if app.admin != nil {
 		// OTRS's login bookkeeping in customer_preferences, and its PasswordMaxLoginFailed lock.
-		chain.SetBookkeeper(&authn.OTRSBookkeeping{Prefs: app.admin, Users: app.dir, Sessions: app.sessions,
-			MaxLoginFailed: cfg.PasswordPolicy.MaxLoginFailed, Log: log})
+		bk := &authn.OTRSBookkeeping{Prefs: app.admin, Users: app.dir, Sessions: app.sessions,
+			MaxLoginFailed: cfg.PasswordPolicy.MaxLoginFailed, Log: log}
+		chain.SetBookkeeper(bk)
+		app.closers = append(app.closers, bk.Close) // writes what is queued before the databases close
 	}
 	ready := map[string]func(context.Context) error{"sessions": app.store.Ping}
 	for _, s := range app.dir.Sources() {

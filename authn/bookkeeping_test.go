@@ -129,7 +129,10 @@ func TestBookkeepingQueueFull(t *testing.T) {
 		b.Succeeded(context.Background(), &directory.CustomerUser{Login: "u" + strconv.Itoa(i)}, "u", "")
 	}
 	inline := make(chan struct{})
-	go func() { b.Succeeded(context.Background(), &directory.CustomerUser{Login: "overflow"}, "overflow", ""); close(inline) }()
+	go func() {
+		b.Succeeded(context.Background(), &directory.CustomerUser{Login: "overflow"}, "overflow", "")
+		close(inline)
+	}()
 	select {
 	case <-inline:
 		t.Fatal("a success past the full queue returned before it was written")

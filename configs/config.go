@@ -100,6 +100,16 @@ type Sessions struct {
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// MaxLifetime is SessionMaxTime: a session ends this long after login, used or not.
 	MaxLifetime time.Duration `yaml:"max_lifetime"`
+	// LocalCacheTTL is how long each gatehouse process keeps a session it loaded in memory,
+	// serving it without asking the store. A session ended anywhere (logout, revocation, on
+	// any process sharing the store) is dropped at once through the store's invalidation
+	// feed, and while that feed is down every request asks the store; this only bounds how
+	// long a lost invalidation could be served. 0 disables the cache. At most half the touch
+	// interval (idle_timeout/10, at most 1m); the default, 2s, is capped to that.
+	LocalCacheTTL time.Duration `yaml:"local_cache_ttl"`
+	// LocalCacheSize bounds how many sessions the local cache holds (each some 1–2 KB); 0
+	// disables the cache.
+	LocalCacheSize int `yaml:"local_cache_size"`
 	// Redis is used when Store is redis.
 	Redis Redis `yaml:"redis"`
 }

@@ -27,8 +27,8 @@ const (
 	DefaultCookieName = "gatehouse_session"
 	// DefaultRedisURL is sessions.redis.url's default when store is redis and no server is named.
 	DefaultRedisURL = "redis://127.0.0.1:6379/0"
-	// DefaultLocalCacheTTL is sessions.local_cache_ttl's default (capped at half the touch
-	// interval, see TouchInterval).
+	// DefaultLocalCacheTTL is sessions.local_cache_ttl's default, capped at half the touch
+	// interval (TouchInterval) for short idle timeouts.
 	DefaultLocalCacheTTL = 2 * time.Second
 	// DefaultLocalCacheSize is sessions.local_cache_size's default: at about 1–2 KB a session,
 	// some 20 MB at most.
@@ -211,6 +211,10 @@ func applyDefaults(c *Config, present map[string]bool) {
 	}
 	d.dur(&ss.IdleTimeout, "sessions.idle_timeout", 2*time.Hour)  // OTRS SessionMaxIdleTime 7200
 	d.dur(&ss.MaxLifetime, "sessions.max_lifetime", 16*time.Hour) // OTRS SessionMaxTime 57600
+	if ss.IdleTimeout > 0 {
+		d.dur(&ss.LocalCacheTTL, "sessions.local_cache_ttl", min(DefaultLocalCacheTTL, TouchInterval(ss.IdleTimeout)/2))
+	}
+	d.int(&ss.LocalCacheSize, "sessions.local_cache_size", DefaultLocalCacheSize)
 	r := &ss.Redis
 	if ss.Store == "redis" && r.URL == "" && len(r.Addrs) == 0 {
 		r.URL = DefaultRedisURL

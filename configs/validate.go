@@ -391,6 +391,18 @@ func checkSessions(v *checker, c *Config) {
 	if s.MaxLifetime < s.IdleTimeout {
 		v.addf("sessions.max_lifetime", "must be at least sessions.idle_timeout (%s), got %s", s.IdleTimeout, s.MaxLifetime)
 	}
+	switch touch := TouchInterval(s.IdleTimeout); {
+	case s.LocalCacheTTL < 0:
+		v.addf("sessions.local_cache_ttl", "must not be negative (0 disables the cache), got %s", s.LocalCacheTTL)
+	case s.IdleTimeout > 0 && s.LocalCacheTTL > touch/2:
+		// The store's LastSeen already lags the real last use by up to a touch interval;
+		// a cached copy may lag by its age on top, so keep that well inside the interval.
+		v.addf("sessions.local_cache_ttl", "must be at most half the touch interval (idle_timeout/10, at most %s): %s, got %s",
+			MaxTouchInterval, touch/2, s.LocalCacheTTL)
+	}
+	if s.LocalCacheSize < 0 {
+		v.addf("sessions.local_cache_size", "must not be negative (0 disables the cache), got %d", s.LocalCacheSize)
+	}
 
 	r := &s.Redis
 	if s.Store != "redis" {

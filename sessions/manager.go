@@ -68,9 +68,11 @@ func WithClock(now func() time.Time) ManagerOption {
 
 // WithLocalCache sets the local session cache (see Manager): a loaded session is kept at
 // most ttl, at most maxEntries of them. ttl ≤ 0 or maxEntries ≤ 0 disables the cache. ttl
-// is capped at half the touch interval, so that the cache is never the reason a touch is
-// late. Without this option the cache uses configs.DefaultLocalCacheTTL and
-// configs.DefaultLocalCacheSize.
+// is capped at half the touch interval: the store's LastSeen already lags the real last
+// use by up to a touch interval, and a cached copy (which other processes may have touched
+// since) lags by its age on top. Without this option the cache uses
+// configs.DefaultLocalCacheTTL and configs.DefaultLocalCacheSize; the binary passes
+// sessions.local_cache_ttl and sessions.local_cache_size.
 func WithLocalCache(ttl time.Duration, maxEntries int) ManagerOption {
 	return func(m *Manager) { m.cacheTTL, m.cacheSize = ttl, maxEntries }
 }

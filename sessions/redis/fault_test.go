@@ -43,6 +43,13 @@ func TestRedisDownAndBack(t *testing.T) {
 	}
 
 	srv.Kill()
+	// The Manager's local cache is on: it goes out of use as the feed's connection breaks
+	// (TestLocalCacheRedisDownAndBack times that); from then on every load asks Redis.
+	for deadline := time.Now().Add(revokeWithin); m.LocalCacheLive(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the local cache stayed in use with Redis dead")
+		}
+	}
 	ops := []struct {
 		name string
 		fn   func() error

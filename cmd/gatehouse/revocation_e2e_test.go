@@ -231,3 +231,23 @@ func redisCalls(t *testing.T, addr, command string) func() int {
 		return 0 // not run yet
 	}
 }
+
+// TestLocalCacheConfig: sessions.local_cache_ttl reaches the session manager (0 turns the
+// cache off: every request asks the store).
+func TestLocalCacheConfig(t *testing.T) {
+	_, upURL := startRecorder(t)
+	dsn := sqliteOTRS(t)
+	for _, ttl := range []time.Duration{0, 500 * time.Millisecond} {
+		cfg := e2eConfig(t, dsn, "  store: memory", upURL)
+		cfg.Sessions.LocalCacheTTL = ttl
+		app, err := build(context.Background(), cfg, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := app.sessions.LocalCacheTTL()
+		app.close()
+		if got != ttl {
+			t.Errorf("local_cache_ttl %v: the manager caches for %v", ttl, got)
+		}
+	}
+}

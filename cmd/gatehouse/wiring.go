@@ -285,7 +285,8 @@ func build(ctx context.Context, cfg *configs.Config, logOut io.Writer) (*applica
 			return fail(err)
 		}
 	}
-	app.sessions = sessions.NewManager(app.store, cfg.Sessions.IdleTimeout, cfg.Sessions.MaxLifetime)
+	app.sessions = sessions.NewManager(app.store, cfg.Sessions.IdleTimeout, cfg.Sessions.MaxLifetime,
+		sessions.WithLocalCache(cfg.Sessions.LocalCacheTTL, cfg.Sessions.LocalCacheSize))
 	if app.admin != nil {
 		// OTRS's login bookkeeping in customer_preferences, and its PasswordMaxLoginFailed lock.
 		bk := &authn.OTRSBookkeeping{Prefs: app.admin, Users: app.dir, Sessions: app.sessions,
@@ -341,6 +342,9 @@ func build(ctx context.Context, cfg *configs.Config, logOut io.Writer) (*applica
 func (a *application) close() {
 	if a.gateway != nil {
 		a.gateway.Close()
+	}
+	if a.sessions != nil {
+		a.sessions.Close() // leaves the store's invalidation feed before the store closes
 	}
 	if a.store != nil {
 		_ = a.store.Close()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -81,14 +82,19 @@ func (b *OTRSBookkeeping) Succeeded(ctx context.Context, u *directory.CustomerUs
 	if b.Now != nil {
 		now = b.Now
 	}
-	login, at := u.Login, strconv.FormatInt(now().Unix(), 10)
+	// Copies: the task outlives the request, whose buffers (a login taken from a header) the
+	// server reuses.
+	login, at := strings.Clone(u.Login), strconv.FormatInt(now().Unix(), 10)
+	moduleLogin, slot = strings.Clone(moduleLogin), strings.Clone(slot)
 	write := func(ctx context.Context) {
 		b.set(ctx, moduleLogin, PrefAuthBackend, slot)
 		b.set(ctx, login, PrefLoginFailed, "0")
 		b.set(ctx, login, PrefLastLogin, at)
 	}
 	if !b.enqueue(func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
+		// Not the request's context: it ends with the request, and its values may live in
+		// buffers the server reuses.
+		ctx, cancel := context.WithTimeout(context.Background(), bookkeepingTimeout)
 		defer cancel()
 		write(ctx)
 	}) {

@@ -27,6 +27,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+# shellcheck source=scripts/lib-bench.sh
+. "$ROOT/scripts/lib-bench.sh"
 
 MODE=bench
 if [ "${1:-}" = --soak ] || [ "${1:-}" = -soak ]; then
@@ -430,31 +432,6 @@ machine_lines() {
 	echo "- machine: $CORES cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)), $(awk '/^MemTotal:/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r); load average at start $LOAD_START, at end $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "- gatehouse $COMMIT, $(go version | awk '{ print $3 }'), GOMAXPROCS default ($CORES); $(nginx -v 2>&1 | sed 's/^nginx version: //'); $(wrk -v 2>&1 | head -n1 | awk '{ print $1, $2 }')"
 }
-# write_region FILE NAME CONTENT: replaces the lines between "<!-- NAME:begin -->" and
-# "<!-- NAME:end -->" of FILE with the file CONTENT. Other regions of FILE (another script
-# owns one) and the hand-written text stay as they are; the markers are added at the end of
-# FILE when absent, and FILE is created when missing.
-write_region() {
-	local file=$1 begin="<!-- $2:begin -->" end="<!-- $2:end -->" content=$3 nb ne
-	mkdir -p "$(dirname "$file")"
-	if [ ! -f "$file" ]; then
-		printf '# Benchmarks\n\nWritten by the benchmark scripts; see bench/README.md.\n' >"$file"
-	fi
-	nb=$(grep -cxF "$begin" "$file" || true)
-	ne=$(grep -cxF "$end" "$file" || true)
-	if [ "$nb" = 0 ] && [ "$ne" = 0 ]; then
-		printf '\n%s\n%s\n' "$begin" "$end" >>"$file"
-	elif [ "$nb" != 1 ] || [ "$ne" != 1 ] ||
-		[ "$(grep -nxF "$begin" "$file" | cut -d: -f1)" -gt "$(grep -nxF "$end" "$file" | cut -d: -f1)" ]; then
-		die "$file: want exactly one '$begin' before one '$end'; left the file alone (results in $DIR)"
-	fi
-	awk -v b="$begin" -v e="$end" -v cf="$content" '
-		$0 == b { print; while ((getline line < cf) > 0) print line; skip = 1; next }
-		$0 == e { skip = 0 }
-		!skip { print }' "$file" >"$file.tmp.$$"
-	mv "$file.tmp.$$" "$file"
-}
-
 # wrk_run CONNS DURATION OUT SID URL: one wrk run; prints "requests errors" (errors: socket
 # errors + non-2xx/3xx answers).
 wrk_run() {

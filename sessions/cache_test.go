@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/claims"
 	"github.com/gatehouse-sso/gatehouse/sessions"
 	"github.com/gatehouse-sso/gatehouse/sessions/memory"
+	"github.com/gatehouse-sso/gatehouse/sessions/storetest"
 )
 
 // cachedStore is a memory store that counts reads and touches. With manual set, the test
@@ -621,40 +622,6 @@ func benchCreate(b *testing.B, m *sessions.Manager, n int) [][]byte {
 	return ids
 }
 
-// benchLoadCookie measures LoadCookie over ids, serially and in parallel, after one load
-// of each (with the cache on, the runs measure hits only).
-func benchLoadCookie(b *testing.B, m *sessions.Manager, ids [][]byte) {
-	ctx := context.Background()
-	for _, id := range ids {
-		if _, err := m.LoadCookie(ctx, id); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.Run("serial", func(b *testing.B) {
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			if _, err := m.LoadCookie(ctx, ids[i%len(ids)]); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
-	})
-	b.Run("parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			i := 0
-			for pb.Next() {
-				if _, err := m.LoadCookie(ctx, ids[i%len(ids)]); err != nil {
-					b.Error(err)
-					return
-				}
-				i++
-			}
-		})
-	})
-}
-
 // BenchmarkLoadCookie measures the request hot path through the local cache. The memory
 // store's sessions are all cached (hits); see sessions/redis for a Redis hit and miss.
 func BenchmarkLoadCookie(b *testing.B) {
@@ -664,13 +631,13 @@ func BenchmarkLoadCookie(b *testing.B) {
 		m := sessions.NewManager(mem, idle, max, sessions.WithLocalCache(time.Hour, 10000)) // TTL capped at 30s: no expiry during the run
 		defer m.Close()
 		ids := benchCreate(b, m, 1000)
-		benchLoadCookie(b, m, ids)
+		storetest.BenchLoadCookie(b, m, ids)
 	})
 	b.Run("memory-nocache", func(b *testing.B) {
 		mem := memory.New()
 		defer mem.Close()
 		m := sessions.NewManager(mem, idle, max, sessions.WithLocalCache(0, 0))
 		ids := benchCreate(b, m, 1000)
-		benchLoadCookie(b, m, ids)
+		storetest.BenchLoadCookie(b, m, ids)
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/configs"
 	"github.com/gatehouse-sso/gatehouse/internal/testenv"
 	"github.com/gatehouse-sso/gatehouse/sessions"
+	"github.com/gatehouse-sso/gatehouse/sessions/storetest"
 )
 
 // revokeWithin is how soon a session ended on one process must be refused on another.
@@ -254,34 +255,7 @@ func BenchmarkLoadCookie(b *testing.B) {
 				b.Fatal(err)
 			}
 			waitLive(b, m, 10*time.Second)
-			for _, id := range ids { // warm: a hit run measures hits only
-				if _, err := m.LoadCookie(ctx, id); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.Run("serial", func(b *testing.B) {
-				b.ReportAllocs()
-				i := 0
-				for b.Loop() {
-					if _, err := m.LoadCookie(ctx, ids[i%len(ids)]); err != nil {
-						b.Fatal(err)
-					}
-					i++
-				}
-			})
-			b.Run("parallel", func(b *testing.B) {
-				b.ReportAllocs()
-				b.RunParallel(func(pb *testing.PB) {
-					i := 0
-					for pb.Next() {
-						if _, err := m.LoadCookie(ctx, ids[i%len(ids)]); err != nil {
-							b.Error(err)
-							return
-						}
-						i++
-					}
-				})
-			})
+			storetest.BenchLoadCookie(b, m, ids) // warms first: a hit run measures hits only
 		})
 	}
 }

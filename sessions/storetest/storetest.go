@@ -452,3 +452,37 @@ func testInvalidations(t *testing.T, st sessions.Store) {
 		}
 	}
 }
+
+// BenchLoadCookie measures LoadCookie over ids, serially and in parallel, after one load
+// of each (with the cache on, the runs measure hits only).
+func BenchLoadCookie(b *testing.B, m *sessions.Manager, ids [][]byte) {
+	ctx := context.Background()
+	for _, id := range ids {
+		if _, err := m.LoadCookie(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := m.LoadCookie(ctx, ids[i%len(ids)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				if _, err := m.LoadCookie(ctx, ids[i%len(ids)]); err != nil {
+					b.Error(err)
+					return
+				}
+				i++
+			}
+		})
+	})
+}

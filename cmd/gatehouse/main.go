@@ -29,6 +29,9 @@ Usage:
                                              run the gateway (no --config: the embedded default)
   gatehouse check-config --config FILE       validate a config file; exit 1 on any error
   gatehouse migrate --config FILE            create the OTRS tables that are absent
+  gatehouse migrate --indexes --config FILE  … and add gatehouse's indexes for lookups and searches
+                                             at scale (changes a schema OTRS shares; --drop-indexes
+                                             removes them again)
   gatehouse hash-password --crypt-type T [--login L] [--cost N]
                                              hash the password read from stdin, in OTRS storage format
   gatehouse customer add|list|set …          manage customers (companies)
@@ -156,14 +159,26 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 func cmdMigrate(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("migrate", stderr)
 	path := fs.String("config", "", "config file (default: the embedded default)")
+	indexes := fs.Bool("indexes", false, "also create the gatehouse_ indexes for login lookups and searches (changes the OTRS schema)")
+	dropIndexes := fs.Bool("drop-indexes", false, "remove the gatehouse_ indexes again")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *indexes && *dropIndexes {
+		fmt.Fprintln(stderr, "gatehouse migrate: --indexes and --drop-indexes exclude each other")
 		return 2
 	}
 	cfg, ok := loadConfig(*path, stderr)
 	if !ok {
 		return 1
 	}
-	if err := migrateAll(context.Background(), cfg, stdout); err != nil {
+	migrate := migrateAll
+	if *indexes || *dropIndexes {
+		migrate = func(ctx context.Context, cfg *configs.Config, out io.Writer) error {
+			return migrateIndexes(ctx, cfg, out, *dropIndexes)
+		}
+	}
+	if err := migrate(context.Background(), cfg, stdout); err != nil {
 		fmt.Fprintf(stderr, "gatehouse migrate: %v\n", err)
 		return 1
 	}

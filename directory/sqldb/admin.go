@@ -167,8 +167,8 @@ func (a *Admin) SearchCompanies(ctx context.Context, search string, limit int) (
 	var args []any
 	if s := strings.TrimSpace(search); s != "" {
 		p := newPattern("*" + s + "*")
-		c1, a1 := a.db.match("customer_id", p, false, false)
-		c2, a2 := a.db.match("name", p, false, false)
+		c1, a1 := a.db.match("customer_id", p, false, false, false)
+		c2, a2 := a.db.match("name", p, false, false, false)
 		q += " WHERE " + c1 + " OR " + c2
 		args = append(a1, a2...)
 	}

@@ -59,9 +59,9 @@ func (s *Source) existing(ctx context.Context, col string, vals []string, cs boo
 			args = append(args, norm(v))
 		}
 		expr := s.q(col)
-		if !cs {
+		if !cs && !s.folded[col] {
 			expr = "LOWER(" + expr + ")"
-		} else if s.db.dialect == MySQL {
+		} else if cs && s.db.dialect == MySQL {
 			expr = "BINARY " + expr
 		}
 		q := "SELECT " + s.q(col) + ", " + s.q(s.key) + " FROM " + s.table + " WHERE " + expr + " IN (" + placeholders(len(args)) + ")"

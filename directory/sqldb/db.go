@@ -63,6 +63,11 @@ type DB struct {
 	redacted string
 	key      string
 	refs     int
+
+	// folds caches, per MariaDB/MySQL collation, whether comparing under it ignores case
+	// the way LOWER() on both sides does (see foldsLikeLower).
+	foldMu sync.Mutex
+	folds  map[string]bool
 }
 
 // registry shares one pool per DSN: every source, auth module and admin tool on the same

@@ -273,10 +273,15 @@ func (p pattern) glob() string {
 // literal is the pattern without wildcards (only meaningful when !wildcard).
 func (p pattern) literal() string { return strings.Join(p.segs, "") }
 
-// match renders "col matches p" (or its negation), case-insensitively unless cs.
+// match renders "col matches p" (or its negation), case-insensitively unless cs; folded says
+// the column's collation already ignores case as LOWER() does (fold.go), so the
+// case-insensitive form can compare directly and use the column's indexes.
 // Negations treat NULL as "": OTRS's NOT LIKE drops rows whose column is NULL, which made
 // "!x" over an optional column (title) hide most users.
-func (db *DB) match(col string, p pattern, cs, not bool) (string, []any) {
+func (db *DB) match(col string, p pattern, cs, not, folded bool) (string, []any) {
+	if !cs && folded {
+		return matchCollated(col, p, not)
+	}
 	c := col
 	if not {
 		c = "COALESCE(" + col + ", '')"
@@ -318,6 +323,28 @@ func (db *DB) match(col string, p pattern, cs, not bool) (string, []any) {
 	}
 }
 
+// matchCollated renders "col matches p" (or its negation) under the column's own collation.
+// The bound value is a coercible literal, so the column's collation decides: "=" and LIKE
+// ignore case there as LOWER() on both sides would.
+func matchCollated(col string, p pattern, not bool) (string, []any) {
+	c := col
+	if not {
+		c = "COALESCE(" + col + ", '')"
+	}
+	if !p.wildcard {
+		op := " = "
+		if not {
+			op = " <> "
+		}
+		return c + op + "?", []any{p.literal()}
+	}
+	op := " LIKE "
+	if not {
+		op = " NOT LIKE "
+	}
+	return c + op + "?" + likeEscapeSQL, []any{p.like()}
+}
+
 // render turns the tree into SQL over the search columns.
 func (s *Source) render(n *node, cs bool) (string, []any) {
 	if n.op != "" {
@@ -338,7 +365,7 @@ func (s *Source) render(n *node, cs bool) (string, []any) {
 	parts := make([]string, 0, len(s.search))
 	var args []any
 	for _, c := range s.search {
-		sq, a := s.db.match(s.q(c), p, cs, n.not)
+		sq, a := s.db.match(s.q(c), p, cs, n.not, s.folded[c])
 		parts = append(parts, sq)
 		args = append(args, a...)
 	}
@@ -363,46 +390,50 @@ func (s *Source) Search(ctx context.Context, q directory.Query) ([]directory.Cus
 	return out, nil
 }
 
-func (s *Source) searchRows(ctx context.Context, q directory.Query) ([]directory.CustomerUser, error) {
+// searchSQL renders the query Search runs for q (with ? placeholders); ok is false when q can
+// match nothing (a malformed expression, a postmaster search without postmaster fields). On
+// PostgreSQL it may ask the planner for an estimate first (plan.go).
+func (s *Source) searchSQL(ctx context.Context, q directory.Query) (query string, args []any, ok bool) {
 	cs := s.cfg.Params.SearchCaseSensitive
 	var conds []string
-	var args []any
+	var tree *node
 	if strings.TrimSpace(q.Search) != "" {
 		n, ok := parseSearch(q.Search)
 		if !ok {
-			return nil, nil
+			return "", nil, false
 		}
 		if n != nil {
 			c, a := s.render(n, cs)
 			conds = append(conds, c)
 			args = append(args, a...)
+			tree = n
 		}
 	}
 	if q.UserLogin != "" {
 		var c string
 		var a []any
 		if s.loginInt {
-			c, a = s.db.match(s.q(s.key), pattern{segs: []string{q.UserLogin}}, cs, false)
+			c, a = s.db.match(s.q(s.key), pattern{segs: []string{q.UserLogin}}, cs, false, s.folded[s.key])
 		} else {
-			c, a = s.db.match(s.q(s.key), pattern{segs: []string{"", q.UserLogin, ""}, wildcard: true}, cs, false)
+			c, a = s.db.match(s.q(s.key), pattern{segs: []string{"", q.UserLogin, ""}, wildcard: true}, cs, false, s.folded[s.key])
 		}
 		conds = append(conds, c)
 		args = append(args, a...)
 	}
 	if q.PostMasterSearch != "" {
 		if len(s.postmtr) == 0 {
-			return nil, nil
+			return "", nil, false
 		}
 		var parts []string
 		for _, col := range s.postmtr {
-			c, a := s.db.match(s.q(col), pattern{segs: []string{q.PostMasterSearch}}, cs, false)
+			c, a := s.db.match(s.q(col), pattern{segs: []string{q.PostMasterSearch}}, cs, false, s.folded[col])
 			parts = append(parts, c)
 			args = append(args, a...)
 		}
 		conds = append(conds, "("+strings.Join(parts, " OR ")+")")
 	}
 	if q.CustomerID != "" {
-		c, a := s.db.match(s.q(s.custID), newPattern(q.CustomerID), cs, false)
+		c, a := s.db.match(s.q(s.custID), newPattern(q.CustomerID), cs, false, s.folded[s.custID])
 		conds = append(conds, c)
 		args = append(args, a...)
 	}
@@ -413,17 +444,28 @@ func (s *Source) searchRows(ctx context.Context, q directory.Query) ([]directory
 			conds = append(conds, s.q(s.valid)+" = "+strconv.Itoa(directory.ValidID))
 		}
 	}
-	sqlq := s.selectSQL
-	if len(conds) > 0 {
-		sqlq += " WHERE " + strings.Join(conds, " AND ")
-	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = s.limit
 	}
-	sqlq += " ORDER BY " + s.q(s.key) + " LIMIT " + strconv.Itoa(limit)
-	if q.Offset > 0 {
-		sqlq += " OFFSET " + strconv.Itoa(q.Offset)
+	// Which conditions trigram indexes could answer (PostgreSQL): the search expression, or
+	// a UserLogin substring of three or more characters.
+	friendly := func(indexed map[string]bool) bool {
+		if tree != nil && s.trigramFriendly(tree, indexed) {
+			return true
+		}
+		return q.UserLogin != "" && !s.loginInt && indexed[s.key] && hasTrigram(pattern{segs: []string{q.UserLogin}})
+	}
+	return s.shapeSearch(ctx, strings.Join(conds, " AND "), args, limit, q.Offset, friendly), args, true
+}
+
+func (s *Source) searchRows(ctx context.Context, q directory.Query) ([]directory.CustomerUser, error) {
+	sqlq, args, ok := s.searchSQL(ctx, q)
+	if !ok {
+		return nil, nil
+	}
+	if s.db.dialect == Postgres {
+		args = append([]any{pgSearchMode}, args...)
 	}
 	rows, err := s.db.sql.QueryContext(ctx, s.db.Rebind(sqlq), args...)
 	if err != nil {

@@ -47,18 +47,19 @@ type Source struct {
 	db   *DB
 	opts SourceOptions
 
-	table   string // quoted
-	key     string // real column names, unquoted
-	custID  string
-	valid   string // "" without validity
-	pw      string // "" without a password column
-	custIDs string // storage of UserCustomerIDs, if mapped
-	fields  []field
-	cols    []string       // selected columns, real names
-	colIdx  map[string]int // real name → index in cols
-	names   []string       // customer_user_name_fields, real names
-	search  []string       // customer_user_search_fields
-	postmtr []string       // customer_user_postmaster_search_fields
+	table     string // quoted
+	tableName string // as configured, unquoted
+	key       string // real column names, unquoted
+	custID    string
+	valid     string // "" without validity
+	pw        string // "" without a password column
+	custIDs   string // storage of UserCustomerIDs, if mapped
+	fields    []field
+	cols      []string       // selected columns, real names
+	colIdx    map[string]int // real name → index in cols
+	names     []string       // customer_user_name_fields, real names
+	search    []string       // customer_user_search_fields
+	postmtr   []string       // customer_user_postmaster_search_fields
 
 	createTime, createBy, changeTime, changeBy string // "" when absent or foreign_db
 
@@ -68,10 +69,23 @@ type Source struct {
 	hasGroupUser  bool
 	company       []field // customer_company columns to merge, nil without company support
 
+	// folded marks the columns (real names) whose MariaDB collation already ignores case as
+	// LOWER() does: case-insensitive conditions on them compare directly, so indexes serve
+	// them (fold.go). companyFolded is the same for customer_company.customer_id.
+	folded        map[string]bool
+	companyFolded bool
+
+	// pk is the single-column primary key (MariaDB/MySQL), for the deferred-join search
+	// (plan.go); "" without one.
+	pk string
+	// pgStats caches what the PostgreSQL search shape needs (plan.go).
+	pgStats pgStats
+
 	joinStr   string
 	limit     int
 	loginInt  bool // UserLogin is Map type int: search by exact login
 	selectSQL string
+	selectC   string // selectSQL with every column qualified by the alias c (FROM table AS c)
 }
 
 var (
@@ -173,7 +187,7 @@ func newSource(ctx context.Context, cfg configs.CustomerUserSource, db *DB, opts
 		}
 		return c, nil
 	}
-	s.table = db.Quote(table)
+	s.table, s.tableName = db.Quote(table), table
 	if s.key, err = col("customer_key", cfg.CustomerKey); err != nil {
 		return nil, err
 	}
@@ -238,6 +252,12 @@ func newSource(ctx context.Context, cfg configs.CustomerUserSource, db *DB, opts
 	if len(s.search) == 0 {
 		s.search = []string{s.key}
 	}
+	if s.folded, err = db.foldedColumns(ctx, table); err != nil {
+		return nil, err
+	}
+	if s.pk, err = db.singlePrimaryKey(ctx, table); err != nil {
+		return nil, err
+	}
 	if !cfg.Params.ForeignDB {
 		// OTRS's ForeignDB says the table has no audit columns; without it, write the
 		// ones that are really there.
@@ -274,6 +294,13 @@ func newSource(ctx context.Context, cfg configs.CustomerUserSource, db *DB, opts
 				s.company = append(s.company, field{v: f.v, col: c})
 			}
 		}
+		cfolded, err := db.foldedColumns(ctx, tableCompany)
+		if err != nil {
+			return nil, err
+		}
+		if c, ok := cset.get("customer_id"); ok {
+			s.companyFolded = cfolded[c]
+		}
 	}
 
 	s.joinStr = DefaultNameFieldsJoin
@@ -309,10 +336,13 @@ func newSource(ctx context.Context, cfg configs.CustomerUserSource, db *DB, opts
 	}
 	add(s.changeTime)
 	quoted := make([]string, len(s.cols))
+	qualified := make([]string, len(s.cols))
 	for i, c := range s.cols {
 		quoted[i] = db.Quote(c)
+		qualified[i] = "c." + quoted[i]
 	}
 	s.selectSQL = "SELECT " + strings.Join(quoted, ", ") + " FROM " + s.table
+	s.selectC = "SELECT " + strings.Join(qualified, ", ") + " FROM " + s.table + " AS c"
 	return s, nil
 }
 
@@ -339,11 +369,26 @@ func (s *Source) Ping(ctx context.Context) error {
 
 func (s *Source) q(ident string) string { return s.db.Quote(ident) }
 
-// loginMatch is the WHERE condition finding a login: LOWER(key)=LOWER(?) as OTRS does, or
-// exact with params.case_sensitive.
+// loginMatch is the WHERE condition finding a login: LOWER(key)=LOWER(?) as OTRS does (a
+// plain "=" where the collation already folds case the same way), or exact with
+// params.case_sensitive.
 func (s *Source) loginMatch(login string) (string, []any) {
-	cs := s.cfg.Params.CaseSensitive
-	return s.db.eqExpr(s.q(s.key), cs), s.db.eqArgs(login, cs)
+	return s.eq(s.key, login, s.cfg.Params.CaseSensitive)
+}
+
+// eq is the condition "column col equals v", ignoring case unless cs (see loginMatch), with
+// its bound values.
+func (s *Source) eq(col, v string, cs bool) (string, []any) {
+	if !cs && s.folded[col] {
+		return s.q(col) + " = ?", []any{v}
+	}
+	return s.db.eqExpr(s.q(col), cs), s.db.eqArgs(v, cs)
+}
+
+// getSQL renders the query that finds login's rows (Get, CustomerIDs).
+func (s *Source) getSQL(login string) (string, []any) {
+	cond, args := s.loginMatch(login)
+	return s.db.Rebind(s.selectSQL + " WHERE " + cond), args
 }
 
 // Get looks login up and returns the record with the database spelling of the login.
@@ -361,8 +406,8 @@ func (s *Source) get(ctx context.Context, login string) (*directory.CustomerUser
 	if login == "" {
 		return nil, directory.ErrNotFound
 	}
-	cond, args := s.loginMatch(login)
-	rows, err := s.db.sql.QueryContext(ctx, s.db.Rebind(s.selectSQL+" WHERE "+cond), args...)
+	q, args := s.getSQL(login)
+	rows, err := s.db.sql.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -513,8 +558,12 @@ func (s *Source) mergeCompany(ctx context.Context, u *directory.CustomerUser) er
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
+	cond := "LOWER(customer_id) = LOWER(?)"
+	if s.companyFolded {
+		cond = "customer_id = ?"
+	}
 	err := s.db.sql.QueryRowContext(ctx, s.db.Rebind("SELECT "+strings.Join(quoted, ", ")+" FROM "+s.q(tableCompany)+
-		" WHERE LOWER(customer_id) = LOWER(?)"), u.CustomerID).Scan(ptrs...)
+		" WHERE "+cond), u.CustomerID).Scan(ptrs...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
@@ -537,8 +586,8 @@ func (s *Source) mergeCompany(ctx context.Context, u *directory.CustomerUser) er
 // id unless excluded, then the customer_user_customer rows whose user_id is login as given.
 // Empty, without error, when the login is not in this source.
 func (s *Source) CustomerIDs(ctx context.Context, login string) ([]string, error) {
-	cond, args := s.loginMatch(login)
-	rows, err := s.db.sql.QueryContext(ctx, s.db.Rebind(s.selectSQL+" WHERE "+cond), args...)
+	q, args := s.getSQL(login)
+	rows, err := s.db.sql.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("customer_user customer ids %q: %w", login, err)
 	}

@@ -108,8 +108,8 @@ func (s *Source) checkEmailUniq(ctx context.Context, attrs map[string]string, ex
 	if col == "" {
 		return nil
 	}
-	q := "SELECT COUNT(*) FROM " + s.table + " WHERE LOWER(" + s.q(col) + ") = LOWER(?)"
-	args := []any{email}
+	cond, args := s.eq(col, email, false)
+	q := "SELECT COUNT(*) FROM " + s.table + " WHERE " + cond
 	if exceptLogin != "" {
 		q += " AND " + s.q(s.key) + " <> ?"
 		args = append(args, exceptLogin)

@@ -15,12 +15,12 @@ import (
 //
 // The test: every Unicode code point c must compare equal to LOWER(c) under the collation.
 // Then a string and its LOWER() have the same weights, so LOWER on both sides changes no
-// "=" or LIKE result. Two kinds of collation fail it: case-sensitive ones (_bin, _cs; also
-// the Turkish ones, where LOWER('I') = 'i' but 'I' sorts with 'ı'), which keep LOWER(); and
-// the *_general_ci ones, whose only exceptions are OHM SIGN, KELVIN SIGN and ANGSTROM SIGN
-// (U+2126, U+212A, U+212B). Those three are canonical singletons: Unicode normalization
-// (NFC, which keyboards and browsers produce) replaces them with Ω, K and Å, so no
-// normalized text contains them. gatehouse treats such a collation as folding — a login
+// "=" or LIKE result. Case-sensitive collations (_bin, _cs) fail it and keep LOWER(). The
+// *_unicode_ci ones pass (so do the Turkish ones: there LOWER('I') is 'ı', as they sort).
+// The *_general_ci ones fail it by three characters only: OHM SIGN, KELVIN SIGN and
+// ANGSTROM SIGN (U+2126, U+212A, U+212B). Those three are canonical singletons: Unicode
+// normalization (NFC, which keyboards and browsers produce) replaces them with Ω, K and Å,
+// so no normalized text contains them. gatehouse treats such a collation as folding — a login
 // spelled with a KELVIN SIGN is matched exactly as "=" matches it, which is also how OTRS's
 // own password check (login = ?) matches it — because general_ci is what OTRS and Znuny
 // create on MariaDB, and keeping LOWER() there would make every login lookup a table scan.

@@ -175,7 +175,12 @@ func (s *Source) planIndexes(ctx context.Context) (IndexReport, map[string]bool,
 	if err != nil {
 		return rep, nil, err
 	}
+	planned := map[string]bool{}
 	add := func(ix Index) {
+		if planned[ix.Name] {
+			return // the same index serves two lookups (MariaDB: email, ignoring case and not)
+		}
+		planned[ix.Name] = true
 		if ours[ix.Name] {
 			rep.Existing = append(rep.Existing, ix)
 		} else {

@@ -4,9 +4,10 @@
 // OTRS searches through directory/sqldb — the same Get and Search gatehouse runs at login
 // and in the admin UI and API.
 //
+//	go run ./bench/directory create-db -admin-dsn DSN -name NAME   (drop-db: the same, dropping it)
 //	go run ./bench/directory seed    -config FILE [-rows N] [-companies N]
 //	go run ./bench/directory measure -config FILE -phase NAME -out FILE.jsonl [-budget D]
-//	go run ./bench/directory report  -in FILE.jsonl [-doc docs/benchmarks.md] [-commit C]
+//	go run ./bench/directory report  -in FILE.jsonl [-commit C] [-built "postgres=31s mysql=8s"]
 //
 // FILE is a gatehouse config whose first customer_user source is the bench database.
 package main
@@ -33,9 +34,11 @@ func main() {
 }
 
 const usage = `usage:
+  directory create-db -admin-dsn DSN -name NAME
+  directory drop-db   -admin-dsn DSN -name NAME
   directory seed    -config FILE [-rows 1000000] [-companies 3000]
   directory measure -config FILE -phase NAME -out FILE.jsonl [-budget 20s]
-  directory report  -in FILE.jsonl [-doc FILE] [-commit C]
+  directory report  -in FILE.jsonl [-commit C] [-built "postgres=31s mysql=8s"]
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -54,8 +57,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	budget := fs.Duration("budget", 20*time.Second, "time budget per group of operations (lookups, searches)")
 	timeout := fs.Duration("statement-timeout", 10*time.Second, "the database cancels a statement after this long (0: never); such an operation is reported as timed out")
 	in := fs.String("in", "", "JSON lines file written by measure")
-	doc := fs.String("doc", "", "markdown file whose bench-directory region receives the table")
 	commit := fs.String("commit", "", "commit the measured code was built from")
+	adminDSN := fs.String("admin-dsn", "", "a DSN on the server with the right to create databases (create-db, drop-db)")
+	name := fs.String("name", "", "the bench database's name (create-db, drop-db)")
+	built := fs.String("built", "", "how long migrate --indexes took, per database: \"postgres=31s mysql=8s\"")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -78,12 +83,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = withSource(ctx, *cfgPath, *timeout, func(src *sqldb.Source) error {
 			return measure(ctx, src, *phase, *out, *budget, *timeout, stdout, log)
 		}, true)
+	case "create-db", "drop-db":
+		if *adminDSN == "" || *name == "" {
+			err = errors.New(args[0] + " needs -admin-dsn and -name")
+			break
+		}
+		err = benchDatabase(ctx, *adminDSN, *name, args[0] == "drop-db", stdout)
 	case "report":
 		if *in == "" {
 			err = errors.New("report needs -in")
 			break
 		}
-		err = report(*in, *doc, *commit, stdout)
+		err = report(*in, *commit, *built, stdout)
 	default:
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -154,4 +165,44 @@ func withTimeout(dsn string, timeout time.Duration) (string, error) {
 	}
 	u.RawQuery = q.Encode()
 	return u.String(), nil
+}
+
+// benchDatabase creates the database name on the server of adminDSN unless it exists, or
+// drops it. MariaDB gets utf8mb4 with utf8mb4_general_ci, MariaDB's default collation and
+// what OTRS's and Znuny's installers end up with there.
+func benchDatabase(ctx context.Context, adminDSN, name string, drop bool, stdout io.Writer) error {
+	if !sqldb.ValidIdent(name) {
+		return fmt.Errorf("database name %q is not a plain identifier", name)
+	}
+	db, err := sqldb.Open(ctx, adminDSN)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var q string
+	switch {
+	case drop && db.Dialect() == sqldb.Postgres:
+		q = "DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"
+	case drop:
+		q = "DROP DATABASE IF EXISTS " + name
+	case db.Dialect() == sqldb.Postgres:
+		var n int
+		if err := db.SQL().QueryRowContext(ctx, "SELECT COUNT(*) FROM pg_database WHERE datname = $1", name).Scan(&n); err != nil {
+			return fmt.Errorf("look for database %s: %w", name, err)
+		}
+		if n > 0 {
+			fmt.Fprintf(stdout, "%s: database %s exists\n", db, name)
+			return nil
+		}
+		q = "CREATE DATABASE " + name
+	case db.Dialect() == sqldb.MySQL:
+		q = "CREATE DATABASE IF NOT EXISTS " + name + " CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
+	default:
+		return fmt.Errorf("%s: only PostgreSQL and MariaDB", db)
+	}
+	if _, err := db.SQL().ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("%s: %w", q, err)
+	}
+	fmt.Fprintf(stdout, "%s: %s\n", db, q)
+	return nil
 }

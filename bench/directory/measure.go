@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -22,20 +23,27 @@ import (
 
 // result is one measured operation in one phase, a line of the JSON lines file.
 type result struct {
-	DB       string    `json:"db"`        // postgres, mysql
-	Server   string    `json:"server"`    // server version
-	Phase    string    `json:"phase"`     // before, after
-	Key      string    `json:"key"`       // stable id of the operation
-	Name     string    `json:"name"`      // what it is, for the table
-	N        int       `json:"n"`         // timed runs
-	P50      float64   `json:"p50_ms"`    // median latency
-	P99      float64   `json:"p99_ms"`    // 99th percentile (nearest rank; the maximum when n < 100)
-	Rows     int       `json:"rows"`      // results of the last run
-	TimedOut bool      `json:"timed_out"` // a run hit the statement timeout; the op was stopped there
-	Timeout  float64   `json:"timeout_ms"`
-	Indexes  []string  `json:"indexes"` // gatehouse_ indexes present while measured
-	Plan     []string  `json:"plan"`    // EXPLAIN of one run
-	Measured time.Time `json:"measured"`
+	DB       string  `json:"db"`        // postgres, mysql
+	Server   string  `json:"server"`    // server version
+	Phase    string  `json:"phase"`     // before, after
+	Key      string  `json:"key"`       // stable id of the operation
+	Name     string  `json:"name"`      // what it is, for the table
+	N        int     `json:"n"`         // timed runs
+	P50      float64 `json:"p50_ms"`    // median latency
+	P99      float64 `json:"p99_ms"`    // 99th percentile (nearest rank; the maximum when n < 100)
+	Rows     int     `json:"rows"`      // results of the last run
+	TimedOut bool    `json:"timed_out"` // a run hit the statement timeout; the op was stopped there
+	Timeout  float64 `json:"timeout_ms"`
+	// The setting: the data, the login column's collation (MariaDB), the load average at
+	// the end of the operation's group, the Go version.
+	Seeded    int       `json:"seeded"`
+	Companies int       `json:"companies"`
+	Collation string    `json:"collation,omitempty"`
+	Load      float64   `json:"load1"`
+	GoVersion string    `json:"go"`
+	Indexes   []string  `json:"indexes"` // gatehouse_ indexes present while measured
+	Plan      []string  `json:"plan"`    // EXPLAIN of one run
+	Measured  time.Time `json:"measured"`
 }
 
 // op is one operation: run does it once with the i-th input and says how many results came back.
@@ -53,7 +61,7 @@ func measure(ctx context.Context, src *sqldb.Source, phase, out string, budget, 
 	// Inputs: existing logins and emails at random (a fixed seed, so every phase asks the
 	// same), typed in upper case so the lookup must ignore case as OTRS does.
 	rng := rand.New(rand.NewPCG(8, 2026))
-	logins, emails, custIDs, err := samples(ctx, db, rng, 2000)
+	logins, emails, custID, err := samples(ctx, db, rng, 2000)
 	if err != nil {
 		return err
 	}
@@ -80,15 +88,15 @@ func measure(ctx context.Context, src *sqldb.Source, phase, out string, budget, 
 		return func(ctx context.Context) ([]string, error) { return src.ExplainSearch(ctx, q) }
 	}
 	lookups := []op{
-		{key: "get", name: "login lookup: Get(login) in another case", minN: 10, maxN: 2000,
+		{key: "get", name: "login lookup: Get(login) in another case", minN: 5, maxN: 2000,
 			run:     func(ctx context.Context, i int) (int, error) { return get(ctx, strings.ToUpper(logins[i%len(logins)])) },
 			explain: func(ctx context.Context) ([]string, error) { return src.ExplainGet(ctx, strings.ToUpper(logins[0])) }},
-		{key: "get-unknown", name: "login lookup: unknown login", minN: 10, maxN: 500,
+		{key: "get-unknown", name: "login lookup: unknown login", minN: 5, maxN: 500,
 			run: func(ctx context.Context, i int) (int, error) {
 				return get(ctx, fmt.Sprintf("Nobody.%d@Nowhere.example", i))
 			},
 			explain: func(ctx context.Context) ([]string, error) { return src.ExplainGet(ctx, "Nobody.0@Nowhere.example") }},
-		{key: "email", name: "email lookup: PostMasterSearch (admin uniqueness check)", minN: 10, maxN: 500,
+		{key: "email", name: "email lookup: PostMasterSearch (admin uniqueness check)", minN: 5, maxN: 500,
 			run: func(ctx context.Context, i int) (int, error) {
 				return search(directory.Query{PostMasterSearch: strings.ToUpper(emails[i%len(emails)]), Limit: 2})(ctx, i)
 			},
@@ -104,11 +112,10 @@ func measure(ctx context.Context, src *sqldb.Source, phase, out string, budget, 
 			run: search(q("*qxzvj*")), explain: explainSearch(q("*qxzvj*"))},
 		{key: "search-and", name: "search `john+smith` (AND of two words)", minN: 3, maxN: 40,
 			run: search(q("john+smith")), explain: explainSearch(q("john+smith"))},
-		{key: "customer-users", name: "a customer's users: CustomerID search (admin company page)", minN: 3, maxN: 100,
-			run: func(ctx context.Context, i int) (int, error) {
-				return search(directory.Query{CustomerID: custIDs[i%len(custIDs)], Limit: 100000})(ctx, i)
-			},
-			explain: explainSearch(directory.Query{CustomerID: custIDs[0], Limit: 100000})},
+		{key: "customer-users", name: fmt.Sprintf("a customer's users: CustomerID search for %s (admin company page)", custID),
+			minN: 3, maxN: 100,
+			run:     search(directory.Query{CustomerID: strings.ToLower(custID), Limit: 100000}),
+			explain: explainSearch(directory.Query{CustomerID: strings.ToLower(custID), Limit: 100000})},
 		{key: "list", name: "admin list, first page (no search, 1001 rows)", minN: 3, maxN: 40,
 			run: search(directory.Query{Limit: 1001}), explain: explainSearch(directory.Query{Limit: 1001})},
 	}
@@ -116,9 +123,19 @@ func measure(ctx context.Context, src *sqldb.Source, phase, out string, budget, 
 	if err != nil {
 		return err
 	}
-	var server string
+	var server, collation string
 	if err := db.SQL().QueryRowContext(ctx, "SELECT version()").Scan(&server); err != nil {
 		return fmt.Errorf("server version: %w", err)
+	}
+	if db.Dialect() == sqldb.MySQL {
+		if err := db.SQL().QueryRowContext(ctx, "SELECT collation_name FROM information_schema.columns "+
+			"WHERE table_schema = DATABASE() AND table_name = 'customer_user' AND column_name = 'login'").Scan(&collation); err != nil {
+			return fmt.Errorf("login collation: %w", err)
+		}
+	}
+	var seeded, ncomp int
+	if err := db.SQL().QueryRowContext(ctx, "SELECT seeded_rows, companies FROM "+metaTable).Scan(&seeded, &ncomp); err != nil {
+		return fmt.Errorf("read %s (seed first): %w", metaTable, err)
 	}
 	f, err := os.OpenFile(out, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -131,9 +148,10 @@ func measure(ctx context.Context, src *sqldb.Source, phase, out string, budget, 
 		if err != nil {
 			return err
 		}
+		load := loadAverage()
 		for i, r := range res {
 			r.DB, r.Server, r.Phase, r.Indexes, r.Measured = db.Dialect().String(), server, phase, indexes, time.Now().UTC()
-			r.Timeout = ms(timeout)
+			r.Timeout, r.Seeded, r.Companies, r.Collation, r.Load, r.GoVersion = ms(timeout), seeded, ncomp, collation, load, runtime.Version()
 			if r.Plan, err = group[i].explain(ctx); err != nil {
 				return fmt.Errorf("explain %s: %w", r.Key, err)
 			}
@@ -215,12 +233,12 @@ func rank(sorted []time.Duration, p float64) time.Duration {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// samples picks n customer users at random ids: their logins and emails, and the customer ids
-// of a few of them.
-func samples(ctx context.Context, db *sqldb.DB, rng *rand.Rand, n int) (logins, emails, custIDs []string, err error) {
+// samples picks n customer users at random ids: their logins and emails, and the customer id
+// of the first (the same in every phase: the seed of rng is fixed).
+func samples(ctx context.Context, db *sqldb.DB, rng *rand.Rand, n int) (logins, emails []string, custID string, err error) {
 	var lo, hi int64
 	if err := db.SQL().QueryRowContext(ctx, "SELECT MIN(id), MAX(id) FROM customer_user").Scan(&lo, &hi); err != nil {
-		return nil, nil, nil, fmt.Errorf("id range: %w", err)
+		return nil, nil, "", fmt.Errorf("id range: %w", err)
 	}
 	ids := make([]any, n)
 	for i := range ids {
@@ -229,17 +247,17 @@ func samples(ctx context.Context, db *sqldb.DB, rng *rand.Rand, n int) (logins, 
 	ph := strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 	rows, err := db.SQL().QueryContext(ctx, db.Rebind("SELECT login, email, customer_id FROM customer_user WHERE id IN ("+ph+")"), ids...)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("sample logins: %w", err)
+		return nil, nil, "", fmt.Errorf("sample logins: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var l, e, c string
 		if err := rows.Scan(&l, &e, &c); err != nil {
-			return nil, nil, nil, fmt.Errorf("sample logins: %w", err)
+			return nil, nil, "", fmt.Errorf("sample logins: %w", err)
 		}
 		logins, emails = append(logins, l), append(emails, e)
-		if len(custIDs) < 50 {
-			custIDs = append(custIDs, c)
+		if custID == "" {
+			custID = c
 		}
 	}
 	// The database returns them in its own order; shuffle so the lookups do not walk the
@@ -248,7 +266,7 @@ func samples(ctx context.Context, db *sqldb.DB, rng *rand.Rand, n int) (logins, 
 		logins[i], logins[j] = logins[j], logins[i]
 		emails[i], emails[j] = emails[j], emails[i]
 	})
-	return logins, emails, custIDs, rows.Err()
+	return logins, emails, custID, rows.Err()
 }
 
 // isTimeout reports whether err is the database cancelling a statement for its timeout
@@ -260,4 +278,15 @@ func isTimeout(err error) bool {
 	}
 	var my *mysql.MySQLError
 	return errors.As(err, &my) && my.Number == 1969
+}
+
+// loadAverage is the 1-minute load average (Linux); 0 elsewhere.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var l float64
+	_, _ = fmt.Sscan(string(b), &l)
+	return l
 }

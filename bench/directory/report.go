@@ -3,25 +3,17 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
 	"strings"
-	"time"
 )
 
-// The region of docs/benchmarks.md this benchmark owns; the rest of the file belongs to others.
-const (
-	regionBegin = "<!-- bench-directory:begin -->"
-	regionEnd   = "<!-- bench-directory:end -->"
-)
-
-// report renders the measurements in the JSON lines file as markdown, prints it and, with
-// doc, puts it between the region markers of that file (creating the file or the region when
-// absent, leaving everything outside the region as it is).
-func report(in, doc, commit string, stdout io.Writer) error {
+// report renders the measurements in the JSON lines file as markdown on stdout (the script
+// puts it into its region of docs/benchmarks.md). built says how long `migrate --indexes`
+// took per database ("postgres=31s mysql=8s").
+func report(in, commit, built string, stdout io.Writer) error {
 	results, err := readResults(in)
 	if err != nil {
 		return err
@@ -29,12 +21,19 @@ func report(in, doc, commit string, stdout io.Writer) error {
 	if len(results) == 0 {
 		return fmt.Errorf("%s: no measurements", in)
 	}
-	md := render(results, commit)
-	fmt.Fprint(stdout, md)
-	if doc == "" {
-		return nil
+	fmt.Fprint(stdout, render(results, commit, parseBuilt(built)))
+	return nil
+}
+
+// parseBuilt reads "db=duration" pairs separated by spaces.
+func parseBuilt(s string) map[string]string {
+	out := map[string]string{}
+	for _, f := range strings.Fields(s) {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			out[k] = v
+		}
 	}
-	return writeRegion(doc, md)
+	return out
 }
 
 func readResults(path string) ([]result, error) {
@@ -59,37 +58,54 @@ func readResults(path string) ([]result, error) {
 	return out, sc.Err()
 }
 
-// render builds the markdown: a table per database with before and after side by side, the
-// indexes present after, and the plans of the searches.
-func render(results []result, commit string) string {
+// render builds the markdown: a table per database with the phases side by side, the
+// indexes created and how long that took, and the plans of the main operations.
+func render(results []result, commit string, built map[string]string) string {
 	var b strings.Builder
-	when := results[len(results)-1].Measured
-	fmt.Fprintf(&b, "## Directory at scale (`make bench-directory`)\n\n")
-	fmt.Fprintf(&b, "Measured %s on %s (%d CPUs as seen by Go, %s); commit %s.\n",
-		when.Format("2006-01-02 15:04 UTC"), machine(), runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH, orUnknown(commit))
-	fmt.Fprintf(&b, "One client, one operation at a time, through `directory/sqldb` (the code gatehouse runs);\n"+
-		"p99 is the nearest rank, which is the maximum below 100 runs; `n` is the number of timed runs.\n\n")
+	first, last := results[0], results[len(results)-1]
+	loMin, loMax := first.Load, first.Load
+	for _, r := range results {
+		loMin, loMax = min(loMin, r.Load), max(loMax, r.Load)
+	}
+	b.WriteString("## Directory at scale (`make bench-directory`)\n\n")
+	fmt.Fprintf(&b, "%s generated customer users (%s customers) per database, measured one operation at a time by one\n"+
+		"client through `directory/sqldb`: the `Get` and `Search` gatehouse runs at login and in the admin UI and API.\n"+
+		"*before*: the OTRS schema as it is (gatehouse's indexes dropped); *after*: `gatehouse migrate --indexes`.\n"+
+		"p99 is the nearest rank (the slowest run when n < 100); n counts the timed runs; \"cancelled\" means the\n"+
+		"database stopped the statement at the benchmark's statement timeout.\n\n",
+		thousands(first.Seeded), thousands(first.Companies))
+	fmt.Fprintf(&b, "Measured %s on %s, %d CPUs, %s; 1-minute load average %.1f–%.1f (a shared machine); commit %s.\n\n",
+		last.Measured.Format("2006-01-02 15:04 UTC"), machine(), runtime.NumCPU(), first.GoVersion, loMin, loMax, orUnknown(commit))
 	for _, dbName := range uniq(results, func(r result) string { return r.DB }) {
-		var server string
+		var server, collation string
 		for _, r := range results {
 			if r.DB == dbName {
-				server = r.Server
+				server, collation = r.Server, r.Collation
 			}
 		}
-		fmt.Fprintf(&b, "### %s (%s)\n\n", dbName, firstWord(server))
+		fmt.Fprintf(&b, "### %s", serverName(dbName, server))
+		if collation != "" {
+			fmt.Fprintf(&b, " (customer_user.login: %s)", collation)
+		}
+		b.WriteString("\n\n")
+		if dbName == "mysql" {
+			b.WriteString("The login and email lookups compare without `LOWER()` where the column's collation already\n" +
+				"ignores case the same way (checked on the server, `directory/sqldb/fold.go`): OTRS's unique index on\n" +
+				"`login` serves the login lookup in both phases, with no index of gatehouse's.\n\n")
+		}
 		phases := uniq(results, func(r result) string { return r.Phase })
-		fmt.Fprintf(&b, "| operation |")
+		b.WriteString("| operation |")
 		for _, p := range phases {
 			fmt.Fprintf(&b, " %s p50 | %s p99 | n |", p, p)
 		}
-		fmt.Fprintf(&b, " rows |\n|---|")
+		b.WriteString(" rows |\n|---|")
 		for range phases {
-			fmt.Fprintf(&b, "---:|---:|---:|")
+			b.WriteString("---:|---:|---:|")
 		}
-		fmt.Fprintf(&b, "---:|\n")
+		b.WriteString("---:|\n")
 		for _, key := range uniq(results, func(r result) string { return r.Key }) {
 			var name string
-			rows := -1
+			rows := 0
 			cells := make([]string, 0, len(phases)*3)
 			for _, p := range phases {
 				r, ok := find(results, dbName, p, key)
@@ -97,7 +113,9 @@ func render(results []result, commit string) string {
 					cells = append(cells, "", "", "")
 					continue
 				}
-				name, rows = r.Name, r.Rows
+				if name == "" || !r.TimedOut {
+					name, rows = r.Name, r.Rows
+				}
 				switch {
 				case r.TimedOut && r.N == 0:
 					// Not one run finished: the database cancelled it at the timeout.
@@ -109,26 +127,25 @@ func render(results []result, commit string) string {
 					cells = append(cells, fmtMS(r.P50), fmtMS(r.P99), fmt.Sprint(r.N))
 				}
 			}
-			if name == "" {
-				continue
+			if name != "" {
+				fmt.Fprintf(&b, "| %s | %s | %d |\n", name, strings.Join(cells, " | "), rows)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %d |\n", name, strings.Join(cells, " | "), rows)
 		}
 		b.WriteString("\n")
-		for _, p := range phases {
-			r, ok := find(results, dbName, p, "get")
-			if !ok {
-				continue
+		if r, ok := find(results, dbName, phases[len(phases)-1], "get"); ok {
+			took := ""
+			if d := built[dbName]; d != "" {
+				took = " (took " + d + ")"
 			}
 			idx := "none"
 			if len(r.Indexes) > 0 {
 				idx = "`" + strings.Join(r.Indexes, "`, `") + "`"
 			}
-			fmt.Fprintf(&b, "Indexes named `gatehouse_*` during *%s*: %s.\n\n", p, idx)
+			fmt.Fprintf(&b, "Indexes named `gatehouse_*` during *%s*%s: %s.\n\n", r.Phase, took, idx)
 		}
-		fmt.Fprintf(&b, "<details><summary>%s query plans (EXPLAIN)</summary>\n\n", dbName)
+		fmt.Fprintf(&b, "<details><summary>%s query plans (EXPLAIN, planned with the values of one run)</summary>\n\n", title(dbName))
 		for _, p := range phases {
-			for _, key := range []string{"get", "search-smith", "search-miss", "email", "customer-users"} {
+			for _, key := range []string{"get", "email", "search-smith", "search-miss"} {
 				r, ok := find(results, dbName, p, key)
 				if !ok || len(r.Plan) == 0 {
 					continue
@@ -137,6 +154,47 @@ func render(results []result, commit string) string {
 			}
 		}
 		b.WriteString("</details>\n\n")
+	}
+	return strings.TrimRight(b.String(), "\n") + "\n"
+}
+
+// serverName is the product and version from the server's version() string:
+// "PostgreSQL 15.20 (Debian …)" and "10.11.19-MariaDB-0+deb12u1".
+func serverName(dialect, version string) string {
+	f := strings.Fields(version)
+	switch {
+	case dialect == "postgres" && len(f) >= 2:
+		return f[0] + " " + f[1]
+	case dialect == "mysql" && len(f) >= 1:
+		v, rest, _ := strings.Cut(f[0], "-")
+		if strings.HasPrefix(rest, "MariaDB") {
+			return "MariaDB " + v
+		}
+		return "MySQL " + v
+	}
+	return title(dialect)
+}
+
+// title names a dialect as people write it.
+func title(dialect string) string {
+	switch dialect {
+	case "postgres":
+		return "PostgreSQL"
+	case "mysql":
+		return "MariaDB"
+	}
+	return dialect
+}
+
+// thousands writes n with thin spaces between groups of three digits: 1 000 000.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(c)
 	}
 	return b.String()
 }
@@ -175,13 +233,6 @@ func fmtMS(v float64) string {
 	return fmt.Sprintf("%.2f ms", v)
 }
 
-func firstWord(s string) string {
-	if i := strings.IndexAny(s, " ,"); i > 0 {
-		return s[:i]
-	}
-	return s
-}
-
 func orUnknown(s string) string {
 	if s == "" {
 		return "unknown"
@@ -213,36 +264,4 @@ func machine() string {
 		return "unknown machine"
 	}
 	return strings.TrimSpace(strings.Join([]string{cpu, mem}, ", "))
-}
-
-// writeRegion replaces the text between the region markers of doc with md, or appends a new
-// region (creating doc) when there is none. Text outside the region is kept byte for byte.
-func writeRegion(doc, md string) error {
-	old, err := os.ReadFile(doc)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	region := regionBegin + "\n" + md + regionEnd
-	text := string(old)
-	i := strings.Index(text, regionBegin)
-	j := strings.Index(text, regionEnd)
-	switch {
-	case i >= 0 && j > i:
-		text = text[:i] + region + text[j+len(regionEnd):]
-	case i >= 0 || j >= 0:
-		return fmt.Errorf("%s: only one of the %s / %s markers is there; fix the file by hand", doc, regionBegin, regionEnd)
-	case text == "":
-		text = "# Benchmarks\n\n" + region + "\n"
-	default:
-		if !strings.HasSuffix(text, "\n") {
-			text += "\n"
-		}
-		text += "\n" + region + "\n"
-	}
-	// Write next to it and rename, so a concurrent reader never sees half a file.
-	tmp := fmt.Sprintf("%s.tmp.%d.%d", doc, os.Getpid(), time.Now().UnixNano())
-	if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, doc)
 }

@@ -168,8 +168,8 @@ func withTimeout(dsn string, timeout time.Duration) (string, error) {
 }
 
 // benchDatabase creates the database name on the server of adminDSN unless it exists, or
-// drops it. MariaDB gets utf8mb4 with utf8mb4_general_ci, MariaDB's default collation and
-// what OTRS's and Znuny's installers end up with there.
+// drops it. MariaDB gets utf8mb4 with utf8mb4_general_ci, MariaDB's default collation, which
+// an OTRS or Znuny database created without naming a collation has.
 func benchDatabase(ctx context.Context, adminDSN, name string, drop bool, stdout io.Writer) error {
 	if !sqldb.ValidIdent(name) {
 		return fmt.Errorf("database name %q is not a plain identifier", name)

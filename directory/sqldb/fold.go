@@ -22,8 +22,10 @@ import (
 // normalization (NFC, which keyboards and browsers produce) replaces them with Ω, K and Å,
 // so no normalized text contains them. gatehouse treats such a collation as folding — a login
 // spelled with a KELVIN SIGN is matched exactly as "=" matches it, which is also how OTRS's
-// own password check (login = ?) matches it — because general_ci is what OTRS and Znuny
-// create on MariaDB, and keeping LOWER() there would make every login lookup a table scan.
+// own password check (login = ?) matches it — because general_ci is MariaDB's default
+// collation for utf8mb4 and utf8, so it is what an OTRS or Znuny database created without
+// naming a collation has, and keeping LOWER() there would make every login lookup a table
+// scan.
 
 // nfcSingletons are the cased code points that Unicode normalization (NFC) always replaces,
 // so they never occur in normalized text (see the test that checks this with x/text/norm).

@@ -550,6 +550,7 @@ func BenchmarkSearch(b *testing.B) {
 			fillUsers(b, db, 500)
 			for _, q := range []directory.Query{{Search: "*smith*"}, {Search: "qxzvj"}} {
 				b.Run(q.Search, func(b *testing.B) {
+					b.ReportAllocs()
 					for b.Loop() {
 						if _, err := s.Search(ctx, q); err != nil {
 							b.Fatal(err)

@@ -1149,6 +1149,7 @@ func BenchmarkGet(b *testing.B) {
 			for _, l := range []string{"alice", "Bob.Builder@Example.com", "carol"} {
 				mustAdd(b, s, user(l, "F", "L", "ACME", "UserCustomerIDs", "A;B"))
 			}
+			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
 				if _, err := s.Get(ctx, "bob.builder@example.com"); err != nil {

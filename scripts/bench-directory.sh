@@ -82,7 +82,7 @@ if [ "$DROP_ONLY" = 1 ]; then
 	exit 0
 fi
 
-COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (+ uncommitted changes)')"
+COMMIT=$(source_commit)
 BUILT=""
 for s in $SERVERS; do
 	admin=$(admin_dsn "$s")

@@ -35,7 +35,7 @@ done
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench-micro.XXXXXX")
 trap 'rm -rf "$DIR"' EXIT
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (+ uncommitted changes)')"
+COMMIT=$(source_commit)
 
 run() { # PACKAGE PATTERN
 	echo "bench-micro: go test -bench '$2' $1 (count $COUNT, benchtime $BENCHTIME)" >&2

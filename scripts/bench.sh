@@ -208,10 +208,7 @@ go build -o "$DIR/bin/gatehouse" ./cmd/gatehouse
 go build -o "$DIR/bin/upstream" ./bench/upstream
 go build -o "$DIR/bin/loadgen" ./bench/loadgen
 # The Go sources the binaries were built from: a dirty tree is named in the results.
-COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-if [ -n "$(git status --porcelain -- '*.go' go.mod go.sum 2>/dev/null)" ]; then
-	COMMIT+=" (+ uncommitted changes)"
-fi
+COMMIT=$(source_commit)
 
 # wait_port PORT PID NAME: until something answers HTTP on PORT (15 s), while PID lives.
 wait_port() {

@@ -27,3 +27,14 @@ write_region() {
 	mv "$file.tmp.$$" "$file"
 }
 
+
+# source_commit: the commit the Go sources are at, "+ uncommitted changes" when a Go file,
+# go.mod or go.sum differs (results written into docs/ by an earlier step do not count).
+source_commit() {
+	local c
+	c="$(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+	if [ -n "$(git status --porcelain -- '*.go' go.mod go.sum 2>/dev/null)" ]; then
+		c+=" (+ uncommitted changes)"
+	fi
+	echo "$c"
+}

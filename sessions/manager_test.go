@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/sessions"
 	"github.com/gatehouse-sso/gatehouse/sessions/memory"
 	_ "github.com/gatehouse-sso/gatehouse/sessions/redis"
+	"github.com/gatehouse-sso/gatehouse/sessions/storetest"
 )
 
 // clock is a fake clock.
@@ -360,28 +361,9 @@ func BenchmarkManagerLoad(b *testing.B) {
 					_, _ = m.DestroyUser(ctx, fmt.Sprintf("user%d", i))
 				}
 			}()
-			b.Run("serial", func(b *testing.B) {
-				b.ReportAllocs()
-				i := 0
-				for b.Loop() {
-					if _, err := m.Load(ctx, ids[i%len(ids)]); err != nil {
-						b.Fatal(err)
-					}
-					i++
-				}
-			})
-			b.Run("parallel", func(b *testing.B) {
-				b.ReportAllocs()
-				b.RunParallel(func(pb *testing.PB) {
-					i := 0
-					for pb.Next() {
-						if _, err := m.Load(ctx, ids[i%len(ids)]); err != nil {
-							b.Error(err)
-							return
-						}
-						i++
-					}
-				})
+			storetest.BenchLoads(b, func(i int) error {
+				_, err := m.Load(ctx, ids[i%len(ids)])
+				return err
 			})
 		})
 	}

@@ -462,11 +462,20 @@ func BenchLoadCookie(b *testing.B, m *sessions.Manager, ids [][]byte) {
 			b.Fatal(err)
 		}
 	}
+	BenchLoads(b, func(i int) error {
+		_, err := m.LoadCookie(ctx, ids[i%len(ids)])
+		return err
+	})
+}
+
+// BenchLoads runs load as the "serial" and "parallel" sub-benchmarks of a session lookup;
+// i counts the calls of one goroutine.
+func BenchLoads(b *testing.B, load func(i int) error) {
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
-			if _, err := m.LoadCookie(ctx, ids[i%len(ids)]); err != nil {
+			if err := load(i); err != nil {
 				b.Fatal(err)
 			}
 			i++
@@ -477,7 +486,7 @@ func BenchLoadCookie(b *testing.B, m *sessions.Manager, ids [][]byte) {
 		b.RunParallel(func(pb *testing.PB) {
 			i := 0
 			for pb.Next() {
-				if _, err := m.LoadCookie(ctx, ids[i%len(ids)]); err != nil {
+				if err := load(i); err != nil {
 					b.Error(err)
 					return
 				}

@@ -143,13 +143,15 @@ test_rc=0
 run go test -race -count=1 -timeout 20m "${test_args[@]}" || test_rc=$?
 t_test=$((SECONDS - t0))
 
-# The race detector multiplies memory use and slows tight loops a hundredfold, so two checks
-# run again without it: the peak-RSS check of the 1 GiB streaming test (which is built only
-# without -race) and the BSDi crypt vectors with millions of DES rounds.
+# The race detector multiplies memory use, allocates by itself and slows tight loops a
+# hundredfold, so some checks run again without it: the peak-RSS check of the 1 GiB streaming
+# test (which is built only without -race), the BSDi crypt vectors with millions of DES rounds,
+# and the zero-allocation checks of the proxy's fast path and the cached session lookup.
 norace_rc=0
 t_norace=0
 if [ "$#" -eq 0 ]; then
-	norace_args=(-count=1 -timeout 10m -run 'TestStreamingOneGiB|TestGoldenCrypt$' ./cmd/gatehouse ./authn/passwd)
+	norace_args=(-count=1 -timeout 10m -run 'TestStreamingOneGiB|TestGoldenCrypt$|TestFastPathAllocations|TestLoadCookieNoAlloc'
+		./cmd/gatehouse ./authn/passwd ./gateway ./sessions)
 	log "go test (without -race) ${norace_args[*]}"
 	t0=$SECONDS
 	run go test "${norace_args[@]}" || norace_rc=$?
@@ -165,7 +167,7 @@ printf '  go vet    %-18s %4ss\n' "$(status "$vet_rc")" "$t_vet"
 printf '  gofmt     %-18s %4ss\n' "$(status "$fmt_rc")" "$t_fmt"
 printf '  go test   %-18s %4ss\n' "$(status "$test_rc")" "$t_test"
 if [ "$#" -eq 0 ]; then
-	printf '  no -race  %-18s %4ss  (streaming RSS, slow crypt vectors)\n' "$(status "$norace_rc")" "$t_norace"
+	printf '  no -race  %-18s %4ss  (streaming RSS, slow crypt vectors, zero allocations)\n' "$(status "$norace_rc")" "$t_norace"
 fi
 printf '  total                        %4ss\n' "$((SECONDS - t_start))"
 echo "========================================================="

@@ -314,15 +314,14 @@ func (s *Service) ListCustomerUsers(ctx context.Context, limit, offset int) ([]d
 	if limit <= 0 {
 		limit = DefaultListLimit
 	}
-	offset = max(offset, 0)
-	all, err := s.dir.Search(ctx, directory.Query{Limit: offset + limit})
+	us, err := s.dir.Search(ctx, directory.Query{Limit: limit, Offset: max(offset, 0)})
 	if err != nil {
 		return nil, err
 	}
-	if offset >= len(all) {
+	if us == nil {
 		return []directory.CustomerUser{}, nil
 	}
-	return all[offset:min(len(all), offset+limit)], nil
+	return us[:min(len(us), limit)], nil // several sources: the limit applies per source
 }
 
 // SearchCustomerUsers runs an OTRS search expression (fact sheet §6: prefix/suffix wildcards,

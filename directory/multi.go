@@ -134,8 +134,17 @@ func (d *Directory) get(ctx context.Context, login string, strict bool) (*Custom
 
 // Search asks every source (the limit applies per source) and merges the results in source
 // order; on duplicate logins the earlier source wins. Logins are compared ignoring case,
-// like the lookups.
+// like the lookups. Offset skips that many of the merged results: with one source the
+// source skips them itself (a page deep into a million customer users costs one page), with
+// several each is asked for offset+limit and the merged list is cut.
 func (d *Directory) Search(ctx context.Context, q Query) ([]CustomerUser, error) {
+	offset := max(q.Offset, 0)
+	if len(d.sources) > 1 && q.Offset > 0 {
+		if q.Limit > 0 {
+			q.Limit += offset
+		}
+		q.Offset = 0
+	}
 	var out []CustomerUser
 	seen := map[string]bool{}
 	for _, s := range d.sources {
@@ -155,7 +164,13 @@ func (d *Directory) Search(ctx context.Context, q Query) ([]CustomerUser, error)
 			out = append(out, u)
 		}
 	}
-	return out, nil
+	if len(d.sources) == 1 {
+		return out, nil // the source skipped offset itself
+	}
+	if offset >= len(out) {
+		return nil, nil
+	}
+	return out[offset:], nil
 }
 
 // CustomerIDs returns the first non-empty list of customer ids any source has for login; a

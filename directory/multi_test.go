@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ type fake struct {
 	added    []string
 	pw       map[string]string
 	gets     int // Get calls, for the cache tests
+	searches []Query
 }
 
 func newFake(name string, logins ...string) *fake {
@@ -60,9 +62,15 @@ func (f *fake) Search(_ context.Context, q Query) ([]CustomerUser, error) {
 			out = append(out, *u)
 		}
 	}
+	// In login order, as the SQL source answers.
+	sort.Slice(out, func(i, j int) bool { return strings.ToLower(out[i].Login) < strings.ToLower(out[j].Login) })
+	if q.Offset > 0 {
+		out = out[min(q.Offset, len(out)):]
+	}
 	if q.Limit > 0 && len(out) > q.Limit {
 		out = out[:q.Limit]
 	}
+	f.searches = append(f.searches, q)
 	return out, nil
 }
 
@@ -256,6 +264,52 @@ func TestDirectorySearch(t *testing.T) {
 	got, _ = New(a, b).Search(ctx, Query{UserLogin: "x", Limit: 1})
 	if len(got) != 2 {
 		t.Errorf("limit 1 per source over 2 sources gave %d", len(got))
+	}
+}
+
+// TestDirectorySearchOffset: the offset skips merged results. One source skips them itself
+// (asked with the offset: a deep page costs one page); several are asked for offset+limit and
+// the merged, de-duplicated list is cut.
+func TestDirectorySearchOffset(t *testing.T) {
+	ctx := context.Background()
+	logins := func(us []CustomerUser) (out []string) {
+		for _, u := range us {
+			out = append(out, u.Login)
+		}
+		return out
+	}
+	one := newFake("A", "u1", "u2", "u3", "u4", "u5")
+	got, err := New(one).Search(ctx, Query{Limit: 2, Offset: 3})
+	if err != nil || !reflect.DeepEqual(logins(got), []string{"u4", "u5"}) {
+		t.Fatalf("one source, offset 3 limit 2: %v %v", logins(got), err)
+	}
+	if q := one.searches[len(one.searches)-1]; q.Offset != 3 || q.Limit != 2 {
+		t.Errorf("one source was asked %+v, want offset 3 limit 2", q)
+	}
+	if got, _ := New(one).Search(ctx, Query{Offset: 9}); len(got) != 0 {
+		t.Errorf("offset past the end: %v", logins(got))
+	}
+
+	a := newFake("A", "a1", "dup", "a2")
+	b := newFake("B", "DUP", "b1", "b2")
+	for _, tc := range []struct {
+		offset, limit int
+		want          []string
+	}{
+		{0, 0, []string{"a1", "a2", "dup", "b1", "b2"}},
+		{2, 0, []string{"dup", "b1", "b2"}},
+		{3, 1, []string{"b1", "b2"}}, // each source asked for 4 (the limit applies per source); B's DUP is dropped
+		{5, 0, nil},
+	} {
+		got, err := New(a, b).Search(ctx, Query{Offset: tc.offset, Limit: tc.limit})
+		if err != nil || !reflect.DeepEqual(logins(got), tc.want) {
+			t.Errorf("two sources, offset %d limit %d: %v (%v), want %v", tc.offset, tc.limit, logins(got), err, tc.want)
+		}
+		for _, f := range []*fake{a, b} {
+			if q := f.searches[len(f.searches)-1]; q.Offset != 0 {
+				t.Errorf("source %s was asked with offset %d; several sources are cut after merging", f.name, q.Offset)
+			}
+		}
 	}
 }
 

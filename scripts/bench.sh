@@ -111,6 +111,7 @@ PORT_GH_PG=$((BASE + 4))       # gatehouse, customer_user in PostgreSQL (logins 
 PORT_GH_LDAP=$((BASE + 5))     # gatehouse, LDAP auth and source (logins only)
 PORT_NGINX1=$((BASE + 10))     # nginx, 1 worker ("nginx-1w")
 PORT_NGINX2=$((BASE + 11))     # nginx, 2 workers ("nginx-2w")
+PORT_FAST=$((BASE + 12))       # bench/fastproxy: fasthttp without authentication ("fasthttp-bare")
 ADMIN_OFFSET=100               # each gatehouse's admin listener (metrics, pprof) is its port + 100
 PORT_LDAP=$((BASE + 309))      # slapd (ldaps on the next port)
 REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379/11}
@@ -134,7 +135,7 @@ for tool in "${TOOLS[@]}"; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool not found (scripts/install-packages.sh bench installs the benchmark's packages)"
 done
 PORTS=("$PORT_GH" "$PORT_UP" "$((PORT_GH + ADMIN_OFFSET))")
-[ "$MODE" = soak ] || PORTS+=("$PORT_GH_LOG" "$PORT_GH_REDIS" "$PORT_GH_PG" "$PORT_GH_LDAP" "$PORT_NGINX1" "$PORT_NGINX2"
+[ "$MODE" = soak ] || PORTS+=("$PORT_GH_LOG" "$PORT_GH_REDIS" "$PORT_GH_PG" "$PORT_GH_LDAP" "$PORT_NGINX1" "$PORT_NGINX2" "$PORT_FAST"
 	"$((PORT_GH_REDIS + ADMIN_OFFSET))" "$((PORT_GH_LOG + ADMIN_OFFSET))" "$PORT_LDAP" "$((PORT_LDAP + 1))")
 for p in "${PORTS[@]}"; do
 	if ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; then
@@ -207,6 +208,7 @@ log "building gatehouse, bench/upstream and bench/loadgen into $DIR/bin"
 go build -o "$DIR/bin/gatehouse" ./cmd/gatehouse
 go build -o "$DIR/bin/upstream" ./bench/upstream
 go build -o "$DIR/bin/loadgen" ./bench/loadgen
+[ "$MODE" = soak ] || go build -o "$DIR/bin/fastproxy" ./bench/fastproxy
 # The Go sources the binaries were built from: a dirty tree is named in the results.
 COMMIT=$(source_commit)
 
@@ -535,6 +537,14 @@ start_nginx nginx-2w "$PORT_NGINX2" 2
 PID_NGINX2=$LAST_PID
 check_proxy nginx-1w "$PORT_NGINX1" "$SID_GH"
 check_proxy nginx-2w "$PORT_NGINX2" "$SID_GH"
+# The floor of gatehouse's own stack: fasthttp server and client as gatehouse sets them up,
+# no authentication.
+mkdir -p "$DIR/fasthttp-bare"
+"$DIR/bin/fastproxy" -listen "$HOST:$PORT_FAST" -upstream "$HOST:$PORT_UP" >"$DIR/fasthttp-bare/log" 2>&1 &
+PID_FAST=$!
+PIDS+=("$PID_FAST")
+wait_port "$PORT_FAST" "$PID_FAST" fasthttp-bare
+check_proxy fasthttp-bare "$PORT_FAST" "$SID_GH"
 
 redis-cli -u "$REDIS_URL" ping >"$DIR/redis-ping.log" 2>&1 && grep -qx PONG "$DIR/redis-ping.log" ||
 	die "no Redis at $REDIS_URL ($(head -c 200 "$DIR/redis-ping.log")); set BENCH_REDIS_URL"
@@ -633,19 +643,20 @@ GH_LOG_START=$(cat "$DIR"/gatehouse-memory/stderr.log "$DIR"/gatehouse-redis/std
 log "sanity: nginx 1w/2w and the gatehouses answer 200 + the upstream's 1 KiB body; anonymous requests are refused; Remote-User injected, cookie stripped; forward-auth 200/401; logins work (PostgreSQL: ${PG_NOTE:-yes}, LDAP: ${LDAP_NOTE:-yes})"
 
 # --- 1. proxied GET: wrk, interleaved rounds ----------------------------------------------------
-TARGETS=(direct nginx-1w nginx-2w gatehouse-memory gatehouse-redis)
+TARGETS=(direct nginx-1w nginx-2w fasthttp-bare gatehouse-memory gatehouse-redis)
 declare -A URL=(
 	[direct]="http://$HOST:$PORT_UP/"
 	[nginx-1w]="http://$HOST:$PORT_NGINX1/"
+	[fasthttp-bare]="http://$HOST:$PORT_FAST/"
 	[nginx-2w]="http://$HOST:$PORT_NGINX2/"
 	[gatehouse-memory]="http://$HOST:$PORT_GH/"
 	[gatehouse-redis]="http://$HOST:$PORT_GH_REDIS/"
 )
 # The same request everywhere: each gatehouse gets its own session; the others get one too
 # (ignored) so every target receives the same bytes.
-declare -A SID=([direct]=$SID_GH [nginx-1w]=$SID_GH [nginx-2w]=$SID_GH [gatehouse-memory]=$SID_GH [gatehouse-redis]=$SID_GH_REDIS)
+declare -A SID=([direct]=$SID_GH [nginx-1w]=$SID_GH [nginx-2w]=$SID_GH [fasthttp-bare]=$SID_GH [gatehouse-memory]=$SID_GH [gatehouse-redis]=$SID_GH_REDIS)
 # The server processes whose CPU time is counted for each target (nginx: with its workers).
-declare -A SRVPID=([direct]=$PID_UP [nginx-1w]=$PID_NGINX1 [nginx-2w]=$PID_NGINX2 [gatehouse-memory]=$PID_GH [gatehouse-redis]=$PID_GH_REDIS)
+declare -A SRVPID=([direct]=$PID_UP [nginx-1w]=$PID_NGINX1 [nginx-2w]=$PID_NGINX2 [fasthttp-bare]=$PID_FAST [gatehouse-memory]=$PID_GH [gatehouse-redis]=$PID_GH_REDIS)
 if [ "$ACCESSLOG" = 1 ]; then
 	TARGETS+=(gatehouse+accesslog)
 	URL[gatehouse+accesslog]="http://$HOST:$PORT_GH_LOG/"
@@ -834,7 +845,7 @@ sum() { awk '{ s += $1 } END { print s + 0 }'; }
 
 # Per connection count: nginx's best (the worker count with the higher median req/s) and the
 # ratios the issue's targets are about. VERDICTS collects one PASS/MISS line per target.
-declare -A NGX_BEST MEM_X RED_X MEM_P99X
+declare -A NGX_BEST MEM_X RED_X MEM_P99X FAST_X MEM_FAST_X
 for conns in "${CONN_LIST[@]}"; do
 	r1=$(col nginx-1w "$conns" 4 | median)
 	r2=$(col nginx-2w "$conns" 4 | median)
@@ -875,11 +886,13 @@ done
 				MEM_P99X[$conns]=$(awk -v p="$p99" -v pn="$pn" 'BEGIN { printf "%.2f", p / pn }')
 				;;
 			gatehouse-redis) RED_X[$conns]=$(awk -v r="$r" -v rn="$rn" 'BEGIN { printf "%.2f", r / rn }') ;;
+			fasthttp-bare) FAST_X[$conns]=$(awk -v r="$r" -v rn="$rn" 'BEGIN { printf "%.2f", r / rn }') ;;
 			esac
 		done
 	done
 	echo
 	echo "- peak RSS (VmHWM) after the rounds: gatehouse-memory $RSS_GH MiB, gatehouse-redis $RSS_GH_REDIS MiB, upstream $RSS_UP MiB, nginx-1w worker ${RSS_NGINX1% } MiB, nginx-2w workers ${RSS_NGINX2% } MiB"
+	echo "- fasthttp-bare (\`bench/fastproxy\`) is the floor of gatehouse's own stack: fasthttp's server and upstream client set up as gatehouse sets them up, forwarding with a Remote-User header and no authentication. gatehouse's distance to it is what gatehouse's own work costs; its distance to nginx is what the Go/fasthttp stack costs."
 	echo "- server CPU % = CPU time of the target's server process (nginx: its workers; direct: the upstream; gatehouse-redis: not Redis's own) / wall time; 100 = one core. req/s per server core = req/s ÷ (CPU % / 100), median of the rounds: the cost per request, steadier than req/s on a busy machine. wrk, the upstream and the proxy share the $CORES cores, so req/s is CPU-bound and noisy."
 	echo "- errors = wrk socket errors + non-2xx/3xx responses, summed over the rounds; mean response size $(awk -F'\t' '$2 ~ /^gatehouse/ { s += $9; n++ } END { if (n) printf "%.0f", s / n }' "$RAW") bytes through gatehouse, $(awk -F'\t' '$2 == "direct" { s += $9; n++ } END { if (n) printf "%.0f", s / n }' "$RAW") direct (1 KiB body + headers)"
 	[ -z "$PROF_NOTE" ] || echo "- $PROF_NOTE (a run of its own after the rounds, not in the table)"
@@ -941,6 +954,10 @@ stream_peak=$(awk -F'\t' '$5 > m { m = $5 } END { print m + 0 }' "$STREAM_ROWS")
 	# 150 MB = 143.05 MiB.
 	verdict "$(awk -v p="$stream_peak" 'BEGIN { print (p * 1048576 < 150e6 ? 1 : 0) }')" "streaming $STREAM_MIB MiB each way, gatehouse peak RSS < 150 MB (143 MiB): $stream_peak MiB$([ "$STREAM_MIB" = 1024 ] || echo " (not the issue's 1 GiB)")"
 	echo "- (RSS flat over 10 million requests: \`make bench-soak\`, below)"
+	for c in "${CONN_LIST[@]}"; do
+		MEM_FAST_X[$c]=$(awk -v m="${MEM_X[$c]}" -v f="${FAST_X[$c]}" 'BEGIN { printf "%.2f", (f > 0 ? m / f : 0) }')
+	done
+	echo "- context: fasthttp-bare (no authentication) reached $(per_conns FAST_X) nginx best; gatehouse-memory $(per_conns MEM_FAST_X) fasthttp-bare"
 } >"$DIR/verdicts.md"
 cat "$DIR/verdicts.md" >>"$DIR/results.md"
 

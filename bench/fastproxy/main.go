@@ -1,0 +1,50 @@
+// Command fastproxy is the floor of gatehouse's stack in the load benchmark: a bare reverse
+// proxy on fasthttp with the server and upstream-client settings gatehouse uses, and no
+// authentication at all (it sets Remote-User and forwards). gatehouse's distance to it is
+// what gatehouse's own work costs; its distance to nginx is what the Go/fasthttp stack costs.
+//
+//	fastproxy -listen 127.0.0.1:27092 -upstream 127.0.0.1:27081
+package main
+
+import (
+	"flag"
+	"log"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:27092", "address to listen on")
+	upstream := flag.String("upstream", "127.0.0.1:27081", "upstream host:port")
+	flag.Parse()
+
+	// As gateway/routes.go configures a route's client.
+	hc := &fasthttp.HostClient{
+		Addr:                     *upstream,
+		StreamResponseBody:       true,
+		MaxIdleConnDuration:      4 * time.Second,
+		NoDefaultUserAgentHeader: true,
+		MaxConns:                 1024,
+		MaxConnWaitTimeout:       5 * time.Second,
+		ReadBufferSize:           16 << 10,
+	}
+	srv := &fasthttp.Server{
+		Handler: func(ctx *fasthttp.RequestCtx) {
+			h := &ctx.Request.Header
+			h.Del("Connection")
+			h.Set("Remote-User", "demo")
+			if err := hc.Do(&ctx.Request, &ctx.Response); err != nil {
+				ctx.Error("bad gateway", fasthttp.StatusBadGateway)
+				return
+			}
+			ctx.Response.Header.Del("Connection")
+		},
+		// As gateway.newApp: streamed bodies, gatehouse's default read-header and idle timeouts.
+		StreamRequestBody:     true,
+		NoDefaultServerHeader: true,
+		ReadTimeout:           10 * time.Second,
+		IdleTimeout:           75 * time.Second,
+	}
+	log.Fatal(srv.ListenAndServe(*listen))
+}

@@ -99,10 +99,6 @@ func (g *Gateway) fastPrepare(ctx *fasthttp.RequestCtx, ridBuf []byte) (rt *rout
 		if len(cookie) == 0 {
 			return nil, nil, nil, false
 		}
-		// A trusted front proxy naming a user: the full path checks it against the session.
-		if g.hasTrustedHeader && g.trustedPeer(peerAddr(ctx)) && g.moduleHeaderPresent(h) {
-			return nil, nil, nil, false
-		}
 		s, err := g.deps.Sessions.LoadCookie(ctx, cookie)
 		if err != nil {
 			// Unknown, ended or malformed: the Fiber path clears the cookie and sends the browser
@@ -110,9 +106,11 @@ func (g *Gateway) fastPrepare(ctx *fasthttp.RequestCtx, ridBuf []byte) (rt *rout
 			ctx.SetUserValue(localPreloaded, &preloaded{err: err})
 			return nil, nil, nil, false
 		}
-		if !d.allows(&s.Claims) {
+		// Refused (403 with a log line), or a trusted front proxy naming another customer user
+		// (the session ends): the full path answers.
+		if !d.allows(&s.Claims) || (g.hasTrustedHeader && g.userChanged(ctx, fastRequest{ctx}, s)) {
 			ctx.SetUserValue(localPreloaded, &preloaded{sess: s})
-			return nil, nil, nil, false // 403 with a log line
+			return nil, nil, nil, false
 		}
 		sess = s
 	}
@@ -287,16 +285,6 @@ func (g *Gateway) signAssertion(set *claims.Set, host string, cookie []byte) (st
 		g.log.Error("signing the identity assertion", "err", err)
 	}
 	return tok, err
-}
-
-// moduleHeaderPresent reports whether the request carries a trusted-header module's input.
-func (g *Gateway) moduleHeaderPresent(h *fasthttp.RequestHeader) bool {
-	for _, rm := range g.deps.RequestModules {
-		if rm.TrustedOnly && rm.Header != "" && len(h.Peek(rm.Header)) != 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // observe counts the request and writes its access-log line (formatted only when the access

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,6 +32,14 @@ func rawCtx(t testing.TB, raw string) *fasthttp.RequestCtx {
 	ctx := &fasthttp.RequestCtx{}
 	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(198, 51, 100, 7), Port: 40000}, nil)
 	return ctx
+}
+
+// headerLines is the request line and header lines, sorted: fasthttp moves the Cookie line
+// to the end once cookies were parsed, which changes nothing the upstream reads.
+func headerLines(h *fasthttp.RequestHeader) []string {
+	lines := strings.Split(strings.TrimSpace(h.String()), "\r\n")
+	slices.Sort(lines)
+	return lines
 }
 
 // TestFastPathTakesOnlyPlainSignedInRequests: the fast path forwards a signed-in customer
@@ -78,14 +87,14 @@ func TestFastPathTakesOnlyPlainSignedInRequests(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := rawCtx(t, tc.raw)
-			before := ctx.Request.Header.String()
+			before := headerLines(&ctx.Request.Header)
 			var buf [maxRequestIDLen]byte
 			rt, _, rid, ok := h.gw.fastPrepare(ctx, buf[:0])
 			if ok != tc.fast {
 				t.Fatalf("fast path taken = %v, want %v", ok, tc.fast)
 			}
 			if !ok {
-				if after := ctx.Request.Header.String(); after != before {
+				if after := headerLines(&ctx.Request.Header); !slices.Equal(after, before) {
 					t.Fatalf("declined but changed the request:\nbefore %q\nafter  %q", before, after)
 				}
 				return
@@ -222,5 +231,53 @@ func TestFasthttpCanonical(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestFastPathTrustedHeader: behind a trusted front proxy that sends its login header on every
+// request (OTRS HTTPBasicAuth), a request naming the session's customer user stays on the fast
+// path (the header removed); one naming another user goes to the full path, which ends the
+// old session.
+func TestFastPathTrustedHeader(t *testing.T) {
+	h := newHarnessDeps(t, func(c *configs.Config) {
+		c.Server.TrustedProxies = []string{"198.51.100.0/24", "127.0.0.1/32"}
+	}, func(d *Deps) {
+		d.Sessions = sessions.NewManager(memory.New(), d.Config.Sessions.IdleTimeout, d.Config.Sessions.MaxLifetime)
+		d.RequestModules = []RequestModule{{Module: headerModule{header: "X-Remote-User"}, TrustedOnly: true, Header: "X-Remote-User", Session: true}}
+	})
+	_, ck := h.login("jdoe", "Secret123!", "")
+	if ck == nil {
+		t.Fatal("no session cookie")
+	}
+	base := "GET /app/page HTTP/1.1\r\nHost: portal.example.com\r\nCookie: gatehouse_session=" + ck.Value + "\r\n"
+	for _, tc := range []struct {
+		name, header string
+		fast         bool
+	}{
+		{"no login header", "", true},
+		{"the session's user", "X-Remote-User: JDoe\r\n", true},
+		{"another user", "X-Remote-User: ghost\r\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := rawCtx(t, base+tc.header+"\r\n")
+			before := headerLines(&ctx.Request.Header)
+			var buf [maxRequestIDLen]byte
+			_, _, _, ok := h.gw.fastPrepare(ctx, buf[:0])
+			if ok != tc.fast {
+				t.Fatalf("fast path taken = %v, want %v", ok, tc.fast)
+			}
+			if !ok {
+				if after := headerLines(&ctx.Request.Header); !slices.Equal(after, before) {
+					t.Fatalf("declined but changed the request:\n%s", after)
+				}
+				return
+			}
+			if v := ctx.Request.Header.Peek("X-Remote-User"); len(v) != 0 {
+				t.Errorf("the login header reached the upstream: %q", v)
+			}
+			if v := string(ctx.Request.Header.Peek("Remote-User")); v != "jdoe" {
+				t.Errorf("Remote-User %q", v)
+			}
+		})
 	}
 }

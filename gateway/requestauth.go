@@ -176,17 +176,23 @@ func (g *Gateway) absoluteRedirect(rd string) string {
 }
 
 // proxyUserChanged reports whether a trusted-header module, asked about this request from a
-// trusted peer, names a login other than the session's. Only the header and the rewrite are
-// consulted (no directory lookup), and only when a login header is present.
+// trusted peer, names a login other than the session's (a shared browser: the old session
+// must end and the header decide). Only the header and the rewrite are consulted (no
+// directory lookup), and only when a login header is present.
 func (g *Gateway) proxyUserChanged(c *fiber.Ctx, sess *sessions.Session) bool {
-	if !g.hasTrustedHeader || !g.trustedPeer(remoteAddr(c)) {
+	return g.userChanged(c.UserContext(), fiberRequest{c}, sess)
+}
+
+// userChanged is proxyUserChanged on any view of the request (the fast path has its own).
+func (g *Gateway) userChanged(ctx context.Context, r authn.RequestView, sess *sessions.Session) bool {
+	if !g.hasTrustedHeader || !g.trustedPeer(r.RemoteAddr()) {
 		return false
 	}
 	for _, rm := range g.deps.RequestModules {
-		if !rm.TrustedOnly || rm.Header == "" || c.Get(rm.Header) == "" {
+		if !rm.TrustedOnly || rm.Header == "" || r.Header(rm.Header) == "" {
 			continue
 		}
-		res, err := rm.Module.AuthenticateRequest(c.UserContext(), fiberRequest{c})
+		res, err := rm.Module.AuthenticateRequest(ctx, r)
 		if err == nil && res.Outcome == authn.Authenticated && !strings.EqualFold(res.Login, sess.Claims.Login) {
 			return true
 		}

@@ -167,22 +167,21 @@ func newClientDB(t *testing.T, addr string, db int) *Store {
 	return st
 }
 
-// TestLocalCacheRedisDownAndBack: with the local cache on, killing Redis takes the cache
-// out of use at once (the feed's connection breaks), so every load fails closed with
-// ErrUnavailable — never a cached session — for longer than the cache keeps anything.
-// After the restart the feed resubscribes, and the cache serves nothing Redis lost.
-//
-// Not parallel: the timing checks should not compete with other tests' process starts.
-func TestLocalCacheRedisDownAndBack(t *testing.T) {
+// faultTimeout bounds each Redis command in the local-cache fault tests.
+const faultTimeout = 500 * time.Millisecond
+
+// cachedSession starts this test's own redis-server, a store and a session manager with the
+// local cache on it, and a session loaded once with the feed confirmed live.
+func cachedSession(t *testing.T) (*testenv.RedisServer, *Store, *sessions.Manager, string) {
+	t.Helper()
 	srv := testenv.StartRedisServer(t)
-	const timeout = 500 * time.Millisecond
-	st, err := New(configs.Redis{URL: "redis://" + srv.Addr(), Timeout: timeout})
+	st, err := New(configs.Redis{URL: "redis://" + srv.Addr(), Timeout: faultTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { _ = st.Close() })
 	m := sessions.NewManager(st, time.Hour, 8*time.Hour)
-	defer m.Close()
+	t.Cleanup(m.Close)
 	ctx := context.Background()
 	id, _, err := m.Create(ctx, claims.Set{Login: "alice"}, "192.0.2.1")
 	if err != nil {
@@ -192,6 +191,18 @@ func TestLocalCacheRedisDownAndBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitLive(t, m, 10*time.Second)
+	return srv, st, m, id
+}
+
+// TestLocalCacheRedisDownAndBack: with the local cache on, killing Redis takes the cache
+// out of use at once (the feed's connection breaks), so every load fails closed with
+// ErrUnavailable — never a cached session — for longer than the cache keeps anything.
+// After the restart the feed resubscribes, and the cache serves nothing Redis lost.
+//
+// Not parallel: the timing checks should not compete with other tests' process starts.
+func TestLocalCacheRedisDownAndBack(t *testing.T) {
+	srv, _, m, id := cachedSession(t)
+	ctx := context.Background()
 	if !cachedHit(t, m, id) {
 		t.Fatal("the session is not served from the cache")
 	}
@@ -213,14 +224,14 @@ func TestLocalCacheRedisDownAndBack(t *testing.T) {
 		{"Load", func() error { _, err := m.Load(ctx, id); return err }},
 	}
 	rounds := 0
-	for until := time.Now().Add(m.LocalCacheTTL() + timeout); time.Now().Before(until); rounds++ {
+	for until := time.Now().Add(m.LocalCacheTTL() + faultTimeout); time.Now().Before(until); rounds++ {
 		for _, l := range loads {
 			if err := l.fn(); !errors.Is(err, sessions.ErrUnavailable) || errors.Is(err, sessions.ErrNotFound) {
 				t.Fatalf("Redis down: %s = %v, want ErrUnavailable", l.name, err)
 			}
 		}
 	}
-	t.Logf("%d rounds of loads over %v failed closed", rounds, m.LocalCacheTTL()+timeout)
+	t.Logf("%d rounds of loads over %v failed closed", rounds, m.LocalCacheTTL()+faultTimeout)
 
 	srv.Start() // same port, empty
 	waitLive(t, m, 10*time.Second)
@@ -242,15 +253,7 @@ func TestLocalCacheRedisDownAndBack(t *testing.T) {
 //
 // Not parallel, as above.
 func TestLocalCacheRedisStalled(t *testing.T) {
-	srv := testenv.StartRedisServer(t)
-	const timeout = 500 * time.Millisecond
-	st, err := New(configs.Redis{URL: "redis://" + srv.Addr(), Timeout: timeout})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	m := sessions.NewManager(st, time.Hour, 8*time.Hour)
-	defer m.Close()
+	_, st, m, id := cachedSession(t)
 	ctx := context.Background()
 	info, err := st.client.Info(ctx, "server").Result()
 	if err != nil {
@@ -265,14 +268,6 @@ func TestLocalCacheRedisStalled(t *testing.T) {
 	if pid <= 0 {
 		t.Fatalf("no process_id in INFO server:\n%s", info)
 	}
-	id, _, err := m.Create(ctx, claims.Set{Login: "alice"}, "192.0.2.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.LoadCookie(ctx, []byte(id)); err != nil {
-		t.Fatal(err)
-	}
-	waitLive(t, m, 10*time.Second)
 
 	// This test's own throwaway redis-server; continued before it is killed at clean-up.
 	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })

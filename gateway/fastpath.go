@@ -99,7 +99,7 @@ func (g *Gateway) fastPrepare(ctx *fasthttp.RequestCtx, ridBuf []byte) (rt *rout
 		if len(cookie) == 0 {
 			return nil, nil, nil, false
 		}
-		s, err := g.deps.Sessions.LoadCookie(ctx, cookie)
+		s, err := g.deps.Sessions.LoadCookie(backgroundCtx, cookie)
 		if err != nil {
 			// Unknown, ended or malformed: the Fiber path clears the cookie and sends the browser
 			// to the login page; a store fault is answered 503 there (and counted).
@@ -108,7 +108,7 @@ func (g *Gateway) fastPrepare(ctx *fasthttp.RequestCtx, ridBuf []byte) (rt *rout
 		}
 		// Refused (403 with a log line), or a trusted front proxy naming another customer user
 		// (the session ends): the full path answers.
-		if !d.allows(&s.Claims) || (g.hasTrustedHeader && g.userChanged(ctx, fastRequest{ctx}, s)) {
+		if !d.allows(&s.Claims) || (g.hasTrustedHeader && g.userChanged(backgroundCtx, fastRequest{ctx}, s)) {
 			ctx.SetUserValue(localPreloaded, &preloaded{sess: s})
 			return nil, nil, nil, false
 		}
@@ -145,6 +145,13 @@ func (g *Gateway) fastPrepare(ctx *fasthttp.RequestCtx, ridBuf []byte) (rt *rout
 	rewriteTarget(req, rt)
 	return rt, sess, rid, true
 }
+
+// backgroundCtx is the context the fast path hands to the session store and the modules, as
+// the Fiber path hands them its UserContext. Never the *fasthttp.RequestCtx itself: its Value
+// reads the request's user values without a lock, and a context derived from it (a store's
+// timeout) calls Value from the timer's goroutine while the handler writes them — a data race
+// that -race caught with Redis down.
+var backgroundCtx = context.Background()
 
 // headerRequestIDBytes is headerRequestID as fasthttp spells it, for SetCanonical.
 var headerRequestIDBytes = []byte(fasthttpCanonical(headerRequestID))

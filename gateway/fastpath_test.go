@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"bufio"
+	"context"
 	"net"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -164,6 +166,51 @@ func TestFastPathServes(t *testing.T) {
 	resp, body = h.do("GET", "/app/page", nil, map[string]string{"Accept": "application/json"}, ck)
 	if resp.StatusCode != 502 || !strings.Contains(body, `"bad_gateway"`) || resp.Header.Get("X-Request-Id") == "" {
 		t.Fatalf("upstream down: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+}
+
+// probeStore records whether a Get's context reaches the request's fasthttp context: a
+// store that derives a timeout from it would call its Value from the timer's goroutine
+// while the handler writes the request's user values (a data race, seen with Redis down).
+type probeStore struct {
+	sessions.Store
+	gets, leaks atomic.Int32
+}
+
+const probeUserValue = "gatehouse.test.probe"
+
+func (p *probeStore) Get(ctx context.Context, key string) (*sessions.Session, error) {
+	p.gets.Add(1)
+	if ctx.Value(probeUserValue) != nil {
+		p.leaks.Add(1)
+	}
+	return p.Store.Get(ctx, key)
+}
+
+// TestFastPathStoreContext: the fast path never hands the *fasthttp.RequestCtx (or a context
+// built on it) to the session store.
+func TestFastPathStoreContext(t *testing.T) {
+	store := &probeStore{Store: memory.New()} // not an Invalidator: no local cache, every lookup reaches Get
+	h := newHarnessDeps(t, nil, func(d *Deps) {
+		d.Sessions = sessions.NewManager(store, d.Config.Sessions.IdleTimeout, d.Config.Sessions.MaxLifetime)
+	})
+	_, ck := h.login("jdoe", "Secret123!", "")
+	for _, name := range []string{"known session", "unknown session"} {
+		value := ck.Value
+		if name == "unknown session" {
+			value = strings.Repeat("A", 43)
+		}
+		ctx := rawCtx(t, "GET /app/page HTTP/1.1\r\nHost: portal.example.com\r\nCookie: gatehouse_session="+value+"\r\n\r\n")
+		ctx.SetUserValue(probeUserValue, "the request's own")
+		before := store.gets.Load()
+		var buf [maxRequestIDLen]byte
+		h.gw.fastPrepare(ctx, buf[:0])
+		if store.gets.Load() == before {
+			t.Fatalf("%s: the store was not asked", name)
+		}
+		if n := store.leaks.Load(); n != 0 {
+			t.Fatalf("%s: the store got a context reading the request's user values (%d times)", name, n)
+		}
 	}
 }
 

@@ -103,8 +103,9 @@ type Sessions struct {
 	// LocalCacheTTL is how long each gatehouse process keeps a session it loaded in memory,
 	// serving it without asking the store. A session ended anywhere (logout, revocation, on
 	// any process sharing the store) is dropped at once through the store's invalidation
-	// feed, and while that feed is down every request asks the store; this only bounds how
-	// long a lost invalidation could be served. 0 disables the cache. At most half the touch
+	// feed, and while that feed is down (or, on Redis, has not answered its 25 ms PING for
+	// 100 ms) every request asks the store; this only bounds how long a lost invalidation
+	// could be served. 0 disables the cache. At most half the touch
 	// interval (idle_timeout/10, at most 1m); the default, 2s, is capped to that.
 	LocalCacheTTL time.Duration `yaml:"local_cache_ttl"`
 	// LocalCacheSize bounds how many sessions the local cache holds (each some 1–2 KB); 0

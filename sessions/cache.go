@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"crypto/sha256"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,9 @@ type localCache struct {
 
 	live atomic.Bool   // the feed is confirmed live
 	gen  atomic.Uint64 // bumped by every event of the feed
+	// lease is how long the feed vouches for itself (Invalidation.Until), as monoNow reads
+	// time; noLease while it vouches until FeedDown.
+	lease atomic.Int64
 
 	shards [cacheShards]cacheShard
 }
@@ -42,8 +46,22 @@ type cacheEntry struct {
 	touching atomic.Bool // one goroutine writes the sliding expiry back at a time
 }
 
+// noLease is the lease of a feed that vouches for itself until FeedDown.
+const noLease = math.MaxInt64
+
+// monoBase anchors monoNow: leases are compared on the monotonic clock, never the wall
+// clock (nor a Manager's test clock), so a clock step cannot stretch one.
+var monoBase = time.Now()
+
+// monoNow is the monotonic time in nanoseconds since monoBase.
+func monoNow() int64 { return int64(time.Since(monoBase)) }
+
+// monoOf is t (read from time.Now, with its monotonic reading) as monoNow reads it.
+func monoOf(t time.Time) int64 { return int64(t.Sub(monoBase)) }
+
 func newLocalCache(ttl time.Duration, maxEntries int) *localCache {
 	c := &localCache{ttl: ttl, perShard: max(1, (maxEntries+cacheShards-1)/cacheShards)}
+	c.lease.Store(noLease)
 	for i := range c.shards {
 		c.shards[i].m = make(map[digest]*cacheEntry)
 	}
@@ -52,9 +70,19 @@ func newLocalCache(ttl time.Duration, maxEntries int) *localCache {
 
 func (c *localCache) shard(d *digest) *cacheShard { return &c.shards[d[0]&(cacheShards-1)] }
 
-// get returns the entry for d if the feed is live and the entry is younger than ttl.
-func (c *localCache) get(d *digest, now time.Time) *cacheEntry {
+// usable reports whether cached entries may be used now: the feed is live and within
+// its lease.
+func (c *localCache) usable() bool {
 	if !c.live.Load() {
+		return false
+	}
+	lease := c.lease.Load()
+	return lease == noLease || monoNow() < lease
+}
+
+// get returns the entry for d if the cache is usable and the entry is younger than ttl.
+func (c *localCache) get(d *digest, now time.Time) *cacheEntry {
+	if !c.usable() {
 		return nil
 	}
 	sh := c.shard(d)
@@ -135,8 +163,25 @@ func (c *localCache) invalidate(ev Invalidation) {
 		}
 	case FeedLive:
 		c.flush()
+		if ev.Until.IsZero() {
+			c.lease.Store(noLease)
+		} else {
+			c.lease.Store(monoOf(ev.Until))
+		}
 		c.live.Store(true)
 		c.gen.Add(1)
+	case FeedFresh:
+		// Nothing was missed: no gen bump, nothing dropped; the lease only moves forward.
+		if ev.Until.IsZero() {
+			return
+		}
+		until := monoOf(ev.Until)
+		for {
+			cur := c.lease.Load()
+			if cur == noLease || until <= cur || c.lease.CompareAndSwap(cur, until) {
+				return
+			}
+		}
 	case FeedDown:
 		c.live.Store(false)
 		c.gen.Add(1)

@@ -308,6 +308,62 @@ func TestLocalCacheFeed(t *testing.T) {
 		loadCookie(t, m, id)
 		wantGets(t, st, 4)
 	})
+	t.Run("lease", func(t *testing.T) {
+		// Leases run on the real monotonic clock (never the test clock): a cached session is
+		// used only until Until, FeedFresh moves Until on (never back) and drops nothing.
+		t.Parallel()
+		m, st, _ := cacheSetup(t, true)
+		id := create(t, m, alice)
+		loadCookie(t, m, id) // subscribes
+		st.send(sessions.Invalidation{Kind: sessions.FeedLive, Until: time.Now().Add(time.Hour)})
+		loadCookie(t, m, id)
+		loadCookie(t, m, id)
+		wantGets(t, st, 2)
+		st.send(sessions.Invalidation{Kind: sessions.FeedFresh, Until: time.Now().Add(-time.Second)}) // older: ignored
+		loadCookie(t, m, id)
+		wantGets(t, st, 2)
+
+		st.send(sessions.Invalidation{Kind: sessions.FeedLive, Until: time.Now().Add(-time.Millisecond)}) // lapsed
+		if m.LocalCacheLive() {
+			t.Fatal("in use with its lease run out")
+		}
+		loadCookie(t, m, id)
+		loadCookie(t, m, id)
+		wantGets(t, st, 4) // every load asks the store
+		st.fail(unavailable)
+		if _, err := m.LoadCookie(ctx, []byte(id)); !errors.Is(err, sessions.ErrUnavailable) {
+			t.Fatalf("lease run out, store down: %v, want ErrUnavailable", err)
+		}
+		st.fail(nil)
+
+		// Renewed: what was cached meanwhile is used again (nothing was missed).
+		n := m.LocalCacheLen()
+		st.send(sessions.Invalidation{Kind: sessions.FeedFresh, Until: time.Now().Add(time.Hour)})
+		if !m.LocalCacheLive() || m.LocalCacheLen() != n || n == 0 {
+			t.Fatalf("after FeedFresh: live %v, %d entries (had %d)", m.LocalCacheLive(), m.LocalCacheLen(), n)
+		}
+		loadCookie(t, m, id)
+		wantGets(t, st, 5)
+
+		// A feed without a lease (FeedLive with no Until) is trusted until FeedDown.
+		st.send(sessions.Invalidation{Kind: sessions.FeedLive})
+		loadCookie(t, m, id)
+		loadCookie(t, m, id)
+		wantGets(t, st, 6)
+		st.send(sessions.Invalidation{Kind: sessions.FeedFresh, Until: time.Now().Add(-time.Second)})
+		if !m.LocalCacheLive() {
+			t.Fatal("a FeedFresh put a lease on a feed that has none")
+		}
+
+		// A short lease runs out by itself.
+		st.send(sessions.Invalidation{Kind: sessions.FeedLive, Until: time.Now().Add(300 * time.Millisecond)})
+		loadCookie(t, m, id)
+		loadCookie(t, m, id)
+		wantGets(t, st, 7)
+		time.Sleep(350 * time.Millisecond)
+		loadCookie(t, m, id)
+		wantGets(t, st, 8)
+	})
 	t.Run("down: bypass and fail closed", func(t *testing.T) {
 		t.Parallel()
 		m, st, _ := cacheSetup(t, true)

@@ -36,7 +36,9 @@ const MaxTouchInterval = configs.MaxTouchInterval
 // store round trip and, through LoadCookie, no allocation. The cache never outlives what
 // it mirrors: every hit still applies both timeouts and the sliding expiry; a session that
 // ends anywhere (Delete, DeleteUser, expiry, on any process sharing the store) is dropped
-// when the store's feed reports it; and while the feed is not confirmed live the cache is
+// when the store's feed reports it; and while the feed is not confirmed live, or its lease
+// has run out (Invalidation.Until: a feed over a network link vouches for itself in short
+// leases, so a link that stalls silently stops the cache within one), the cache is
 // bypassed (every Load asks the store, so a store that is down fails closed), and it is
 // emptied whenever the feed comes back. The feed is subscribed at the first Load.
 //
@@ -140,8 +142,9 @@ func (m *Manager) LocalCacheTTL() time.Duration {
 }
 
 // LocalCacheLive reports whether the local cache is in use now: there is one and the
-// store's invalidation feed is confirmed live (for readiness, metrics and tests).
-func (m *Manager) LocalCacheLive() bool { return m.cache != nil && m.cache.live.Load() }
+// store's invalidation feed is confirmed live and within its lease (for readiness, metrics
+// and tests).
+func (m *Manager) LocalCacheLive() bool { return m.cache != nil && m.cache.usable() }
 
 // Store returns the underlying store (for readiness checks and Close).
 func (m *Manager) Store() Store { return m.store }

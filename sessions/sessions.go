@@ -131,6 +131,13 @@ type Invalidation struct {
 	Key string
 	// Login is the customer user whose sessions all ended (InvalidateUser).
 	Login string
+	// Until, when set on FeedLive or FeedFresh, is how far the feed vouches for itself: a
+	// feed that can stall without noticing at once (a network link) confirms at intervals
+	// that it has delivered everything published up to some moment, and Until is that
+	// moment plus the longest a revocation may go unseen. A subscriber must not use what it
+	// cached after Until unless a later FeedFresh moves it on. Zero on FeedLive: the feed
+	// is live until FeedDown (a feed of this process's own events cannot stall).
+	Until time.Time
 }
 
 // InvalidationKind says what an Invalidation reports.
@@ -148,4 +155,7 @@ const (
 	// FeedDown: the feed is down; events may be missed until the next FeedLive, so nothing
 	// cached may be used.
 	FeedDown
+	// FeedFresh: the live feed has delivered everything up to a moment; what is cached may
+	// be used until Until (see Invalidation.Until). Nothing was missed: nothing to drop.
+	FeedFresh
 )

@@ -3,8 +3,10 @@ package redis
 import (
 	"context"
 	"errors"
+	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -248,8 +250,9 @@ func TestLocalCacheRedisDownAndBack(t *testing.T) {
 }
 
 // TestLocalCacheRedisStalled: a Redis that stops answering without closing the connection
-// (SIGSTOP) is noticed by the feed's PING, the cache goes out of use and loads fail closed;
-// once Redis answers again (SIGCONT) the same connection's PONG brings the cache back.
+// (SIGSTOP) takes the cache out of use once the feed's lease runs out (the quiet-link PING
+// reports the stall later), and loads fail closed; once Redis answers again (SIGCONT) the
+// same connection's PONGs bring the cache back.
 //
 // Not parallel, as above.
 func TestLocalCacheRedisStalled(t *testing.T) {
@@ -291,5 +294,170 @@ func TestLocalCacheRedisStalled(t *testing.T) {
 	waitLive(t, m, 5*time.Second)
 	if !cachedHit(t, m, id) {
 		t.Fatal("the cache is not in use again after the stall")
+	}
+}
+
+// linkProxy forwards TCP connections to a Redis and can stall them all without closing
+// anything: bytes read while it is frozen are held until it thaws, so the stores behind it
+// see a link that goes silent — no error, no reset — as a dropped route or a hung
+// middlebox would make it.
+type linkProxy struct {
+	ln     net.Listener
+	mu     sync.Mutex
+	frozen bool
+	thawed chan struct{} // closed when a freeze ends
+}
+
+func startLinkProxy(t *testing.T, target string) *linkProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &linkProxy{ln: ln}
+	var conns sync.WaitGroup
+	t.Cleanup(func() { p.thaw(); _ = ln.Close(); conns.Wait() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			conns.Add(2)
+			go func() { defer conns.Done(); p.pipe(u, c) }()
+			go func() { defer conns.Done(); p.pipe(c, u) }()
+		}
+	}()
+	return p
+}
+
+func (p *linkProxy) addr() string { return p.ln.Addr().String() }
+
+// pipe copies from src to dst, holding every read while the proxy is frozen.
+func (p *linkProxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			wait := p.thawed
+			frozen := p.frozen
+			p.mu.Unlock()
+			if frozen {
+				<-wait
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *linkProxy) freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.frozen {
+		p.frozen, p.thawed = true, make(chan struct{})
+	}
+}
+
+func (p *linkProxy) thaw() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.frozen {
+		p.frozen = false
+		close(p.thawed)
+	}
+}
+
+// TestLocalCacheLinkStalled: process B reaches Redis over a link that goes silent, while
+// process A (direct) ends a session B has cached. B notices nothing for seconds (the stall
+// is reported after 2 × feedPing), but its feed's lease runs out: from feedLease after the
+// revocation on, B never serves the session from its cache — loads go to Redis and fail
+// closed. When the link comes back, the revocation arrives in order before the PONG that
+// renews the lease, so B refuses the session (ErrNotFound) and never serves it again.
+//
+// Not parallel, as above.
+func TestLocalCacheLinkStalled(t *testing.T) {
+	srv := testenv.StartRedisServer(t)
+	proxy := startLinkProxy(t, srv.Addr())
+	store := func(addr string) *Store {
+		st, err := New(configs.Redis{URL: "redis://" + addr, Timeout: faultTimeout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		return st
+	}
+	mA := sessions.NewManager(store(srv.Addr()), time.Hour, 8*time.Hour)
+	mB := sessions.NewManager(store(proxy.addr()), time.Hour, 8*time.Hour)
+	t.Cleanup(mA.Close)
+	t.Cleanup(mB.Close)
+	ctx := context.Background()
+	id, _, err := mA.Create(ctx, claims.Set{Login: "alice"}, "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mB.LoadCookie(ctx, []byte(id)); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, mB, 10*time.Second)
+	if !cachedHit(t, mB, id) {
+		t.Fatal("B does not serve the session from its cache before the stall")
+	}
+
+	proxy.freeze()
+	if err := mA.Destroy(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	revoked := time.Now()
+	var served time.Duration // the latest start of a load that B answered from its cache
+	for {
+		before := time.Since(revoked)
+		s, err := mB.LoadCookie(ctx, []byte(id))
+		if err != nil {
+			if !errors.Is(err, sessions.ErrUnavailable) {
+				t.Fatalf("stalled link: LoadCookie = %v, want ErrUnavailable (fail closed)", err)
+			}
+			t.Logf("B served the revoked session from its cache until %v after the revocation, then failed closed (lease %v)",
+				served.Round(time.Millisecond), feedLease)
+			break
+		}
+		if s == nil || before > feedLease {
+			t.Fatalf("B served the revoked session %v after the revocation, past its feed's lease %v", before, feedLease)
+		}
+		served = before
+		time.Sleep(time.Millisecond)
+	}
+	if d := time.Since(revoked); d > 2*feedPing-200*time.Millisecond {
+		t.Fatalf("the check took %v: the stall may have been reported, so the lease was not what stopped the cache", d)
+	}
+
+	proxy.thaw()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		_, err := mB.LoadCookie(ctx, []byte(id))
+		if errors.Is(err, sessions.ErrNotFound) {
+			break
+		}
+		if err == nil {
+			t.Fatal("B served the revoked session after the link came back")
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B still fails 10 s after the link came back: %v", err)
+		}
+	}
+	waitLive(t, mB, 10*time.Second)
+	if _, err := mB.LoadCookie(ctx, []byte(id)); !errors.Is(err, sessions.ErrNotFound) {
+		t.Fatalf("after the link came back: LoadCookie = %v, want ErrNotFound", err)
 	}
 }

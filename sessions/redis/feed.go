@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,10 +24,26 @@ import (
 // subscribers to forget what they cached, since messages published meanwhile are lost. A
 // quiet connection is PINGed; one that answers nothing for another interval is reported
 // down (a stalled link does not always fail a read).
+//
+// Noticing a stall takes seconds, so the feed also vouches for itself in short leases: a
+// second goroutine PINGs the subscription connection every feedBeat with its send time as
+// the payload. Redis answers on the same connection after every message published before
+// it took the PING, so the PONG proves that nothing published before that send time is
+// still on its way, and the subscribers get FeedFresh with Until = send time + feedLease.
+// A link that stalls silently therefore stops the local caches within feedLease of the
+// first revocation they might miss, long before the stall is reported.
 
 // feedPing is how long the feed may stay quiet before it is PINGed, and how long the PONG
 // may take before the feed is reported down.
 const feedPing = time.Second
+
+// feedLease is how long a revocation may go unseen by a process whose feed stalled
+// silently (issue 8: refused everywhere within 100 ms); feedBeat is the PING interval that
+// renews it, a quarter of it so that a late PONG or two do not interrupt the cache.
+const (
+	feedLease = 100 * time.Millisecond
+	feedBeat  = feedLease / 4
+)
 
 // Backoff between attempts to reach Redis while the feed is down.
 const (
@@ -52,11 +69,11 @@ func (s *Store) Subscribe(fn func(sessions.Invalidation)) (cancel func()) {
 	id := s.subNext
 	s.subNext++
 	s.subs[id] = fn
-	state := sessions.FeedDown
+	state := sessions.Invalidation{Kind: sessions.FeedDown}
 	if s.live {
-		state = sessions.FeedLive
+		state = sessions.Invalidation{Kind: sessions.FeedLive, Until: s.until}
 	}
-	fn(sessions.Invalidation{Kind: state})
+	fn(state)
 	start := !s.feedStarted && !s.closed
 	if start {
 		s.feedStarted = true
@@ -66,6 +83,7 @@ func (s *Store) Subscribe(fn func(sessions.Invalidation)) (cancel func()) {
 		// No channel yet: this does not dial, the goroutine does.
 		s.pubsub = s.client.Subscribe(ctx)
 		go s.feed(ctx, s.pubsub, s.feedDone)
+		go s.beat(ctx, s.pubsub)
 	}
 	s.subMu.Unlock()
 	return func() {
@@ -94,12 +112,15 @@ func (s *Store) setLive(live bool, why error) {
 	}
 	was := s.live
 	s.live = live
-	kind := sessions.FeedDown
+	ev := sessions.Invalidation{Kind: sessions.FeedDown}
 	if live {
-		kind = sessions.FeedLive
+		// Confirmed now: nothing published from now on can be missed unseen for longer
+		// than the lease, which the beat renews.
+		s.until = time.Now().Add(feedLease)
+		ev = sessions.Invalidation{Kind: sessions.FeedLive, Until: s.until}
 	}
 	for _, fn := range s.subs {
-		fn(sessions.Invalidation{Kind: kind})
+		fn(ev)
 	}
 	switch {
 	case live && !was:
@@ -157,6 +178,9 @@ func (s *Store) feed(ctx context.Context, ps *goredis.PubSub, done chan struct{}
 				s.setLive(true, nil)
 			}
 		case *goredis.Pong:
+			if sent, ok := beatSent(m.Payload); ok {
+				s.renew(sent.Add(feedLease))
+			}
 			if stalled {
 				// The same connection answered after all: everything published before the
 				// PONG has arrived before it, in order, so nothing was lost.
@@ -173,6 +197,61 @@ func (s *Store) feed(ctx context.Context, ps *goredis.PubSub, done chan struct{}
 				s.forgetAll()
 			}
 		}
+	}
+}
+
+// beatBase anchors the beat's PING payloads: nanoseconds since it, so that a PONG gives
+// back the send time with its monotonic reading.
+var beatBase = time.Now()
+
+// beatPrefix marks the beat's PING payloads (the feed's own quiet-link PING has none).
+const beatPrefix = "beat:"
+
+// beatSent is the send time of the beat PING a PONG answers.
+func beatSent(payload string) (time.Time, bool) {
+	v, ok := strings.CutPrefix(payload, beatPrefix)
+	if !ok {
+		return time.Time{}, false
+	}
+	ns, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || ns < 0 {
+		return time.Time{}, false
+	}
+	return beatBase.Add(time.Duration(ns)), true
+}
+
+// beat PINGs the subscription connection every feedBeat while the feed is live, each
+// PING carrying its send time (see the lease above). Errors are the feed's to handle:
+// go-redis reconnects, and the feed reads the failure.
+func (s *Store) beat(ctx context.Context, ps *goredis.PubSub) {
+	t := time.NewTicker(feedBeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.subMu.Lock()
+		live := s.live
+		s.subMu.Unlock()
+		if !live {
+			continue // while the feed is down it reconnects by itself, with backoff
+		}
+		_ = ps.Ping(ctx, beatPrefix+strconv.FormatInt(int64(time.Since(beatBase)), 10))
+	}
+}
+
+// renew moves the live feed's lease on to until and tells the subscribers.
+func (s *Store) renew(until time.Time) {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	if !s.live || !until.After(s.until) {
+		return
+	}
+	s.until = until
+	for _, fn := range s.subs {
+		fn(sessions.Invalidation{Kind: sessions.FeedFresh, Until: until})
 	}
 }
 
@@ -197,7 +276,7 @@ func (s *Store) forgetAll() {
 		return
 	}
 	for _, fn := range s.subs {
-		fn(sessions.Invalidation{Kind: sessions.FeedLive})
+		fn(sessions.Invalidation{Kind: sessions.FeedLive, Until: s.until})
 	}
 }
 

@@ -150,7 +150,8 @@ type Store struct {
 	subMu       sync.Mutex
 	subs        map[int]func(sessions.Invalidation)
 	subNext     int
-	live        bool // the subscription is confirmed
+	live        bool      // the subscription is confirmed
+	until       time.Time // the feed's lease (sessions.Invalidation.Until) while live
 	feedStarted bool
 	closed      bool
 	feedStop    context.CancelFunc

@@ -163,7 +163,7 @@ func (g *Gateway) roundTrip(ctx *fasthttp.RequestCtx, rt *route) (int, string, e
 	if err := rt.client.Do(&ctx.Request, resp); err != nil {
 		code, msg := upstreamFault(err)
 		if code != fiber.StatusRequestEntityTooLarge {
-			g.log.Warn("upstream request failed", "route", rt.name, "upstream", rt.upstreamURL, "err", err)
+			rt.failLog.log(g.log, slog.LevelWarn, "upstream request failed", "route", rt.name, "upstream", rt.upstreamURL, "err", err)
 		}
 		return code, msg, err
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"log/slog"
 	"net/url"
 	"path"
 	"strings"
@@ -42,12 +43,12 @@ func (f forwardedRequest) absolute() string { return f.scheme + "://" + f.host +
 func (g *Gateway) forwardAuth(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	if !g.trustedPeer(remoteAddr(c)) {
-		g.log.Warn("forward-auth request from an untrusted peer", "remote", remoteAddr(c).String())
+		g.repeat.untrustedForwardAuth.log(g.log, slog.LevelWarn, "forward-auth request from an untrusted peer", "remote", remoteAddr(c).String())
 		return g.plainError(c, fiber.StatusForbidden, "Forward authentication is only answered to trusted proxies.")
 	}
 	fr, ok := g.originalRequest(c)
 	if !ok {
-		g.log.Warn("forward-auth: the forwarded target headers disagree or are malformed; refused",
+		g.repeat.ambiguousForwardAuth.log(g.log, slog.LevelWarn, "forward-auth: the forwarded target headers disagree or are malformed; refused",
 			"request_id", c.Locals(localRequestID))
 		return g.plainError(c, fiber.StatusForbidden, "Ambiguous forwarded request.")
 	}

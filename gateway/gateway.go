@@ -76,6 +76,7 @@ type Gateway struct {
 	cfg       *configs.Config
 	deps      Deps
 	log       *slog.Logger
+	repeat    repeatLogs // log lines a fault could repeat on every request
 	metrics   *Metrics
 	app       *fiber.App
 	admin     *http.Server

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"html/template"
 	"io"
+	"log/slog"
 	"mime"
 	"net/url"
 	"sort"
@@ -197,7 +198,7 @@ func (g *Gateway) authenticate(c *fiber.Ctx, username, password string) (string,
 	case errors.Is(err, authn.ErrNoRecord):
 		return "", fiber.StatusUnauthorized, msgNoRecord
 	case errors.Is(err, authn.ErrBackendUnavailable):
-		g.log.Error("login refused: back end unavailable", "err", err)
+		g.repeat.backendDown.log(g.log, slog.LevelError, "login refused: back end unavailable", "err", err)
 		c.Set(fiber.HeaderRetryAfter, "10")
 		return "", fiber.StatusServiceUnavailable, msgBackendDown
 	case errors.Is(err, authn.ErrOverloaded):
@@ -209,7 +210,7 @@ func (g *Gateway) authenticate(c *fiber.Ctx, username, password string) (string,
 		g.log.Info("login failed", "login", username, "reason", err.Error(), "request_id", c.Locals(localRequestID))
 		return "", fiber.StatusUnauthorized, msgLoginFailed
 	default:
-		g.log.Error("login failed with a fault", "err", err)
+		g.repeat.loginFault.log(g.log, slog.LevelError, "login failed with a fault", "err", err)
 		return "", fiber.StatusServiceUnavailable, msgBackendDown
 	}
 	set, err := g.claimSet(ctx, ok)
@@ -223,7 +224,7 @@ func (g *Gateway) authenticate(c *fiber.Ctx, username, password string) (string,
 	id, _, err := g.deps.Sessions.Create(ctx, set, remoteAddr(c).String(), g.withHeaders(&set))
 	g.metrics.observeSession("create", start, err)
 	if err != nil {
-		g.log.Error("login: session store unavailable", "err", err)
+		g.repeat.loginStoreDown.log(g.log, slog.LevelError, "login: session store unavailable", "err", err)
 		c.Set(fiber.HeaderRetryAfter, "5")
 		return "", fiber.StatusServiceUnavailable, "Session store unavailable. Please try again shortly."
 	}

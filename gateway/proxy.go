@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -294,7 +295,7 @@ const localStaleSession = "gatehouse.stale_session"
 
 // storeDown answers 503 when the session store cannot be asked: fail closed.
 func (g *Gateway) storeDown(c *fiber.Ctx, err error) error {
-	g.log.Error("session store unavailable; failing closed", "err", err)
+	g.repeat.storeDown.log(g.log, slog.LevelError, "session store unavailable; failing closed", "err", err)
 	c.Set(fiber.HeaderRetryAfter, "5")
 	return g.plainError(c, fiber.StatusServiceUnavailable, "Session store unavailable. Please try again shortly.")
 }
@@ -360,7 +361,7 @@ func (g *Gateway) tunnel(c *fiber.Ctx, rt *route) error {
 	head := append([]byte(nil), req.Header.Header()...)
 	up, err := net.DialTimeout("tcp", rt.client.Addr, 5*time.Second)
 	if err != nil {
-		g.log.Warn("upstream upgrade dial failed", "route", rt.name, "err", err)
+		g.repeat.upgradeFailed.log(g.log, slog.LevelWarn, "upstream upgrade dial failed", "route", rt.name, "err", err)
 		return g.plainError(c, fiber.StatusBadGateway, "The upstream is not reachable.")
 	}
 	_ = up.SetDeadline(time.Now().Add(30 * time.Second))
@@ -371,7 +372,7 @@ func (g *Gateway) tunnel(c *fiber.Ctx, rt *route) error {
 	}
 	if err != nil {
 		_ = up.Close()
-		g.log.Warn("upstream upgrade failed", "route", rt.name, "err", err)
+		g.repeat.upgradeFailed.log(g.log, slog.LevelWarn, "upstream upgrade failed", "route", rt.name, "err", err)
 		return g.plainError(c, fiber.StatusBadGateway, "The upstream did not answer the upgrade.")
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -59,7 +60,7 @@ func (g *Gateway) requestIdentity(c *fiber.Ctx, forForwardAuth bool) (set *claim
 		name := rm.Module.Name()
 		if rm.TrustedOnly && !trusted {
 			if rm.Header != "" && c.Get(rm.Header) != "" {
-				g.log.Warn("login header from an untrusted peer ignored", "module", name, "header", rm.Header,
+				g.repeat.untrustedLogin.log(g.log, slog.LevelWarn, "login header from an untrusted peer ignored", "module", name, "header", rm.Header,
 					"remote", remoteAddr(c).String(), "request_id", c.Locals(localRequestID))
 			}
 			continue
@@ -73,11 +74,11 @@ func (g *Gateway) requestIdentity(c *fiber.Ctx, forForwardAuth bool) (set *claim
 			}
 			g.metrics.ObserveLogin(name, "fault")
 			if rm.Die {
-				g.log.Error("request module fault; die is set", "module", name, "err", err)
+				g.repeat.requestModuleDie.log(g.log, slog.LevelError, "request module fault; die is set", "module", name, "err", err)
 				c.Set(fiber.HeaderRetryAfter, "10")
 				return nil, true, g.plainError(c, fiber.StatusServiceUnavailable, msgBackendDown)
 			}
-			g.log.Warn("request module fault; trying the next module", "module", name, "err", err)
+			g.repeat.requestModuleFault.log(g.log, slog.LevelWarn, "request module fault; trying the next module", "module", name, "err", err)
 			continue
 		}
 		if res.Outcome != authn.Authenticated {
@@ -127,7 +128,7 @@ func (g *Gateway) refuse(c *fiber.Ctx, err error) error {
 		g.log.Info("login refused", "reason", err.Error(), "request_id", c.Locals(localRequestID))
 		return g.plainError(c, fiber.StatusForbidden, msgLoginFailed)
 	}
-	g.log.Error("login refused: back end unavailable", "err", err)
+	g.repeat.backendDown.log(g.log, slog.LevelError, "login refused: back end unavailable", "err", err)
 	c.Set(fiber.HeaderRetryAfter, "10")
 	return g.plainError(c, fiber.StatusServiceUnavailable, msgBackendDown)
 }

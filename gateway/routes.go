@@ -34,6 +34,7 @@ type route struct {
 	upstreamURL string
 	require     configs.Require
 	stats       *routeStats // request metrics; set by New
+	failLog     repeatLog   // "upstream request failed", at most once a second
 }
 
 // allows reports whether the customer user may use the route: every required group with its

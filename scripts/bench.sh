@@ -538,13 +538,20 @@ PID_NGINX2=$LAST_PID
 check_proxy nginx-1w "$PORT_NGINX1" "$SID_GH"
 check_proxy nginx-2w "$PORT_NGINX2" "$SID_GH"
 # The floor of gatehouse's own stack: fasthttp server and client as gatehouse sets them up,
-# no authentication.
+# no authentication, the same headers to the upstream as gatehouse's (fixed values).
 mkdir -p "$DIR/fasthttp-bare"
 "$DIR/bin/fastproxy" -listen "$HOST:$PORT_FAST" -upstream "$HOST:$PORT_UP" >"$DIR/fasthttp-bare/log" 2>&1 &
 PID_FAST=$!
 PIDS+=("$PID_FAST")
 wait_port "$PORT_FAST" "$PID_FAST" fasthttp-bare
 check_proxy fasthttp-bare "$PORT_FAST" "$SID_GH"
+# header_names PORT: the header names the upstream gets through the proxy on PORT, sorted.
+header_names() {
+	curl -sS -H "Cookie: gatehouse_session=$SID_GH" "http://$HOST:$1/.bench/headers" | tr -d '\r' | sed -n 's/^\([^:]*\): .*/\1/p' | sort
+}
+[ "$(header_names "$PORT_FAST")" = "$(header_names "$PORT_GH")" ] ||
+	die "fasthttp-bare does not send the upstream gatehouse's headers (bench/fastproxy demoHeaders):
+$(diff <(header_names "$PORT_FAST") <(header_names "$PORT_GH"))"
 
 redis-cli -u "$REDIS_URL" ping >"$DIR/redis-ping.log" 2>&1 && grep -qx PONG "$DIR/redis-ping.log" ||
 	die "no Redis at $REDIS_URL ($(head -c 200 "$DIR/redis-ping.log")); set BENCH_REDIS_URL"
@@ -892,7 +899,7 @@ done
 	done
 	echo
 	echo "- peak RSS (VmHWM) after the rounds: gatehouse-memory $RSS_GH MiB, gatehouse-redis $RSS_GH_REDIS MiB, upstream $RSS_UP MiB, nginx-1w worker ${RSS_NGINX1% } MiB, nginx-2w workers ${RSS_NGINX2% } MiB"
-	echo "- fasthttp-bare (\`bench/fastproxy\`) is the floor of gatehouse's own stack: fasthttp's server and upstream client set up as gatehouse sets them up, forwarding with a Remote-User header and no authentication. gatehouse's distance to it is what gatehouse's own work costs; its distance to nginx is what the Go/fasthttp stack costs."
+	echo "- fasthttp-bare (\`bench/fastproxy\`) is the floor of gatehouse's own stack: fasthttp's server and upstream client set up as gatehouse sets them up, forwarding with the same headers gatehouse sends the upstream (fixed values) and no authentication. gatehouse's distance to it is what gatehouse's own work costs; its distance to nginx is what the Go/fasthttp stack and those headers cost (nginx forwards none)."
 	echo "- server CPU % = CPU time of the target's server process (nginx: its workers; direct: the upstream; gatehouse-redis: not Redis's own) / wall time; 100 = one core. req/s per server core = req/s ÷ (CPU % / 100), median of the rounds: the cost per request, steadier than req/s on a busy machine. wrk, the upstream and the proxy share the $CORES cores, so req/s is CPU-bound and noisy."
 	echo "- errors = wrk socket errors + non-2xx/3xx responses, summed over the rounds; mean response size $(awk -F'\t' '$2 ~ /^gatehouse/ { s += $9; n++ } END { if (n) printf "%.0f", s / n }' "$RAW") bytes through gatehouse, $(awk -F'\t' '$2 == "direct" { s += $9; n++ } END { if (n) printf "%.0f", s / n }' "$RAW") direct (1 KiB body + headers)"
 	[ -z "$PROF_NOTE" ] || echo "- $PROF_NOTE (a run of its own after the rounds, not in the table)"

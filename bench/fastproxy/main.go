@@ -36,6 +36,7 @@ func main() {
 		Handler: func(ctx *fasthttp.RequestCtx) {
 			h := &ctx.Request.Header
 			h.Del("Connection")
+			h.Del("Cookie") // the benchmark's only cookie is the session's, which gatehouse keeps back
 			for _, kv := range demoHeaders {
 				h.Set(kv[0], kv[1])
 			}

@@ -390,6 +390,17 @@ func (u *ui) done(w http.ResponseWriter, r *http.Request, s *uiSession, to, msg 
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
+// doneOrFailed is done for an action without a form of its own (a button on another page):
+// back to that page with msg, or with err as an error flash.
+func (u *ui) doneOrFailed(w http.ResponseWriter, r *http.Request, s *uiSession, to string, err error, msg string) {
+	if err != nil {
+		u.setFlash(s, err.Error(), true)
+		http.Redirect(w, r, to, http.StatusSeeOther)
+		return
+	}
+	u.done(w, r, s, to, msg)
+}
+
 // ---- login and logout ----
 
 type loginData struct {

@@ -433,32 +433,34 @@ func (u *ui) editForm(r *http.Request, cu *directory.CustomerUser) (*userForm, e
 	return f, nil
 }
 
-func (u *ui) editUser(w http.ResponseWriter, r *http.Request, s *uiSession) {
+// userPage reads the customer user the path names and its edit form.
+func (u *ui) userPage(r *http.Request) (*directory.CustomerUser, *userForm, view, error) {
 	cu, err := u.svc.GetCustomerUser(r.Context(), r.PathValue("login"))
 	if err != nil {
-		u.failPage(w, r, s, err)
-		return
+		return nil, nil, view{}, err
 	}
 	f, err := u.editForm(r, cu)
 	if err != nil {
+		return nil, nil, view{}, err
+	}
+	return cu, f, view{Title: "Customer user " + cu.Login, Section: "customer-users", Data: f}, nil
+}
+
+func (u *ui) editUser(w http.ResponseWriter, r *http.Request, s *uiSession) {
+	_, _, v, err := u.userPage(r)
+	if err != nil {
 		u.failPage(w, r, s, err)
 		return
 	}
-	u.render(w, r, s, http.StatusOK, "user", view{Title: "Customer user " + cu.Login, Section: "customer-users", Data: f})
+	u.render(w, r, s, http.StatusOK, "user", v)
 }
 
 func (u *ui) saveUser(w http.ResponseWriter, r *http.Request, s *uiSession) {
-	cu, err := u.svc.GetCustomerUser(r.Context(), r.PathValue("login"))
+	cu, f, v, err := u.userPage(r)
 	if err != nil {
 		u.failPage(w, r, s, err)
 		return
 	}
-	f, err := u.editForm(r, cu)
-	if err != nil {
-		u.failPage(w, r, s, err)
-		return
-	}
-	v := view{Title: "Customer user " + cu.Login, Section: "customer-users", Data: f}
 	if f.ReadOnly {
 		u.formError(w, r, s, "user", v, readOnlyErr(cu))
 		return
@@ -501,24 +503,14 @@ func (u *ui) newPassword(w http.ResponseWriter, r *http.Request, s *uiSession) {
 
 func (u *ui) addUserCustomer(w http.ResponseWriter, r *http.Request, s *uiSession) {
 	login, id := r.PathValue("login"), strings.TrimSpace(r.PostForm.Get("customer_id"))
-	back := "/customer-user/" + url.PathEscape(login) + "#customer-ids"
-	if err := u.svc.AddCustomerID(r.Context(), actor(s), login, id); err != nil {
-		u.setFlash(s, err.Error(), true)
-		http.Redirect(w, r, back, http.StatusSeeOther)
-		return
-	}
-	u.done(w, r, s, back, "Customer id "+id+" added to "+login+".")
+	err := u.svc.AddCustomerID(r.Context(), actor(s), login, id)
+	u.doneOrFailed(w, r, s, "/customer-user/"+url.PathEscape(login)+"#customer-ids", err, "Customer id "+id+" added to "+login+".")
 }
 
 func (u *ui) removeUserCustomer(w http.ResponseWriter, r *http.Request, s *uiSession) {
 	login, id := r.PathValue("login"), strings.TrimSpace(r.PostForm.Get("customer_id"))
-	back := "/customer-user/" + url.PathEscape(login) + "#customer-ids"
-	if err := u.svc.RemoveCustomerID(r.Context(), actor(s), login, id); err != nil {
-		u.setFlash(s, err.Error(), true)
-		http.Redirect(w, r, back, http.StatusSeeOther)
-		return
-	}
-	u.done(w, r, s, back, "Customer id "+id+" removed from "+login+".")
+	err := u.svc.RemoveCustomerID(r.Context(), actor(s), login, id)
+	u.doneOrFailed(w, r, s, "/customer-user/"+url.PathEscape(login)+"#customer-ids", err, "Customer id "+id+" removed from "+login+".")
 }
 
 // ---- customers ----
@@ -764,13 +756,9 @@ func (u *ui) grant(w http.ResponseWriter, r *http.Request, s *uiSession) {
 func (u *ui) revoke(w http.ResponseWriter, r *http.Request, s *uiSession) {
 	name := r.PathValue("name")
 	kind, member, perm := r.PostForm.Get("kind"), r.PostForm.Get("member"), r.PostForm.Get("permission")
-	back := "/group/" + url.PathEscape(name) + "#members"
-	if err := u.svc.Revoke(r.Context(), actor(s), name, kind, member, perm); err != nil {
-		u.setFlash(s, err.Error(), true)
-		http.Redirect(w, r, back, http.StatusSeeOther)
-		return
-	}
-	u.done(w, r, s, back, fmt.Sprintf("%s %s no longer has %s in group %s.", kindName(kind), member, perm, name))
+	err := u.svc.Revoke(r.Context(), actor(s), name, kind, member, perm)
+	u.doneOrFailed(w, r, s, "/group/"+url.PathEscape(name)+"#members", err,
+		fmt.Sprintf("%s %s no longer has %s in group %s.", kindName(kind), member, perm, name))
 }
 
 func kindName(kind string) string {

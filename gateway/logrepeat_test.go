@@ -52,13 +52,17 @@ func TestRepeatLogUpstreamDown(t *testing.T) {
 	h := fastHarness(t, nil)
 	_, ck := h.login("jdoe", "Secret123!", "")
 	h.up.Close()
+	start := time.Now()
 	for range 20 {
 		if resp, _ := h.do("GET", "/app/page", nil, nil, ck); resp.StatusCode != 502 {
 			t.Fatalf("upstream down: %d, want 502", resp.StatusCode)
 		}
 	}
-	if n := strings.Count(h.logs.String(), "upstream request failed"); n != 1 {
-		t.Fatalf("%d log lines for 20 failures in a burst, want 1:\n%s", n, h.logs.String())
+	// One line for the burst; a machine slow enough to stretch it past the interval may
+	// write one more per interval, never one per request.
+	most := 1 + int(time.Since(start)/repeatLogInterval)
+	if n := strings.Count(h.logs.String(), "upstream request failed"); n < 1 || n > most {
+		t.Fatalf("%d log lines for 20 failures in %v, want 1 (at most %d):\n%s", n, time.Since(start), most, h.logs.String())
 	}
 }
 

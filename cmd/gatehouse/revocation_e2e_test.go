@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -82,7 +80,7 @@ log:
 	// its local cache.
 	loginOnAUseOnB := func(login string) *http.Cookie {
 		t.Helper()
-		c := revocationLogin(t, a.base, login)
+		c := faAPILogin(t, noRedirect, a.base, login, vectorPassword)
 		deadline := time.Now().Add(5 * time.Second)
 		for {
 			if code := getStatus(t, b.base, c); code != http.StatusOK {
@@ -158,28 +156,6 @@ log:
 }
 
 const revocationToken = "revocation-token-0123456789"
-
-// revocationLogin logs login in through base's JSON login and returns the session cookie.
-func revocationLogin(t *testing.T, base, login string) *http.Cookie {
-	t.Helper()
-	body, _ := json.Marshal(map[string]string{"username": login, "password": vectorPassword})
-	resp, err := noRedirect.Post(base+"/.gatehouse/api/login", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("login %s: %d %s", login, resp.StatusCode, b)
-	}
-	for _, c := range resp.Cookies() {
-		if c.Name == "gatehouse_session" {
-			return c
-		}
-	}
-	t.Fatalf("login %s: no session cookie", login)
-	return nil
-}
 
 // getStatus GETs / on base with the cookie as an API client (401, not a redirect, without
 // a session) and returns the status.
